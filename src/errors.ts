@@ -1,0 +1,253 @@
+/**
+ * One base class, a stable code per error (DESIGN.md section 10, STYLE.md rules 7-10).
+ * Messages never contain API keys or request bodies.
+ *
+ * Imports: nothing.
+ */
+
+export type ErrorCode =
+  | 'INVALID_REQUEST'
+  | 'NO_ROUTE'
+  | 'DEADLINE_EXCEEDED'
+  | 'ALL_TARGETS_FAILED'
+  | 'RATE_LIMITED'
+  | 'PROVIDER_ERROR'
+  | 'NETWORK_ERROR'
+  | 'AUTHENTICATION_FAILED'
+  | 'ABORTED'
+  | 'PRIVACY_VIOLATION'
+  | 'CONTEXT_OVERFLOW'
+  | 'STREAM_INTERRUPTED'
+  | 'TARGET_UNAVAILABLE'
+  | 'QUEUE_FULL'
+  | 'STORE_ERROR'
+  | 'JOB_ERROR';
+
+const marker = Symbol.for('inferlane.error');
+
+export interface InferlaneErrorOptions {
+  retryable?: boolean;
+  target?: string;
+  status?: number;
+  cause?: unknown;
+}
+
+export class InferlaneError extends Error {
+  readonly [marker] = true;
+  readonly code: ErrorCode;
+  /** Whether the same call may succeed if tried again (on this or another target). */
+  readonly retryable: boolean;
+  /** The target id the failure belongs to, when one does. */
+  readonly target?: string;
+  /** The HTTP status, when the failure came from an HTTP response. */
+  readonly status?: number;
+
+  constructor(code: ErrorCode, message: string, options: InferlaneErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'InferlaneError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.target = options.target;
+    this.status = options.status;
+  }
+
+  /** True for any inferlane error, even from a duplicated copy of the package. */
+  static isInstance(value: unknown): value is InferlaneError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[marker] === true;
+  }
+
+  /** A JSON-safe view (no cause chain, no request data). */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, retryable: this.retryable, target: this.target, status: this.status };
+  }
+}
+
+/** Bad input; `field` names the offending path, e.g. `messages[2].role`. */
+export class InvalidRequestError extends InferlaneError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('INVALID_REQUEST', `invalid ${field}: ${message}`);
+    this.name = 'InvalidRequestError';
+    this.field = field;
+  }
+}
+
+export interface Rejection {
+  target: string;
+  /** A short machine-readable reason, e.g. 'modality', 'privacy', 'circuit-open'. */
+  code: string;
+  /** A sentence for people. */
+  reason: string;
+}
+
+export class NoRouteError extends InferlaneError {
+  readonly rejections: Rejection[];
+  constructor(summary: string, rejections: Rejection[], code: 'NO_ROUTE' | 'PRIVACY_VIOLATION' = 'NO_ROUTE') {
+    const detail = rejections.map((r) => `${r.target}: ${r.reason}`).join('; ');
+    super(code, detail ? `${summary}: ${detail}` : summary);
+    this.name = code === 'PRIVACY_VIOLATION' ? 'PrivacyViolationError' : 'NoRouteError';
+    this.rejections = rejections;
+  }
+}
+
+export class DeadlineExceededError extends InferlaneError {
+  readonly budgetMs: number;
+  constructor(budgetMs: number, options: InferlaneErrorOptions & { detail?: string } = {}) {
+    super('DEADLINE_EXCEEDED', `the latency budget of ${budgetMs} ms ran out${options.detail ? `: ${options.detail}` : ''}`, {
+      retryable: true,
+      ...options,
+    });
+    this.name = 'DeadlineExceededError';
+    this.budgetMs = budgetMs;
+  }
+}
+
+export interface AttemptRecord {
+  target: string;
+  /** 'ok' | 'error' | 'aborted' (a losing hedge or a caller abort) | 'skipped' */
+  outcome: 'ok' | 'error' | 'aborted' | 'skipped';
+  code?: ErrorCode;
+  status?: number;
+  message?: string;
+  /** ms from the call's start to this attempt's start */
+  startMs: number;
+  durationMs: number;
+  /** Time to first token, streams only. */
+  ttftMs?: number;
+  hedge?: boolean;
+  replica?: number;
+}
+
+export class AllTargetsFailedError extends InferlaneError {
+  readonly attempts: AttemptRecord[];
+  constructor(attempts: AttemptRecord[], options: InferlaneErrorOptions = {}) {
+    const detail = attempts
+      .filter((a) => a.outcome !== 'ok')
+      .map((a) => `${a.target} ${a.code ?? a.outcome}${a.status ? ` ${a.status}` : ''}${a.message ? ` (${a.message})` : ''}`)
+      .join('; ');
+    super('ALL_TARGETS_FAILED', `every target failed: ${detail}`, options);
+    this.name = 'AllTargetsFailedError';
+    this.attempts = attempts;
+  }
+}
+
+export class RateLimitedError extends InferlaneError {
+  /** What the provider asked us to wait, ms. */
+  readonly retryAfterMs?: number;
+  constructor(message: string, options: InferlaneErrorOptions & { retryAfterMs?: number } = {}) {
+    super('RATE_LIMITED', message, { retryable: true, status: 429, ...options });
+    this.name = 'RateLimitedError';
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+export class ProviderError extends InferlaneError {
+  readonly retryAfterMs?: number;
+  constructor(message: string, options: InferlaneErrorOptions & { retryAfterMs?: number } = {}) {
+    super('PROVIDER_ERROR', message, options);
+    this.name = 'ProviderError';
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** No response at all: connection refused or reset, DNS, offline. Triggers cloud-to-device fallback. */
+export class NetworkError extends InferlaneError {
+  constructor(message: string, options: InferlaneErrorOptions = {}) {
+    super('NETWORK_ERROR', message, { retryable: true, ...options });
+    this.name = 'NetworkError';
+  }
+}
+
+export class AuthenticationError extends InferlaneError {
+  constructor(message: string, options: InferlaneErrorOptions = {}) {
+    super('AUTHENTICATION_FAILED', message, { retryable: false, ...options });
+    this.name = 'AuthenticationError';
+  }
+}
+
+export class AbortedError extends InferlaneError {
+  constructor(message = 'the call was aborted by the caller', options: InferlaneErrorOptions = {}) {
+    super('ABORTED', message, options);
+    this.name = 'AbortedError';
+  }
+}
+
+export class ContextOverflowError extends InferlaneError {
+  readonly tokens: number;
+  readonly limit: number;
+  constructor(tokens: number, limit: number, options: InferlaneErrorOptions = {}) {
+    super('CONTEXT_OVERFLOW', `the conversation needs ${tokens} tokens but the context holds ${limit}`, options);
+    this.name = 'ContextOverflowError';
+    this.tokens = tokens;
+    this.limit = limit;
+  }
+}
+
+/** A stream failed after it had produced text; `partialText` is what the caller already received. */
+export class StreamInterruptedError extends InferlaneError {
+  readonly partialText: string;
+  readonly attempts: AttemptRecord[];
+  constructor(partialText: string, attempts: AttemptRecord[], options: InferlaneErrorOptions = {}) {
+    super('STREAM_INTERRUPTED', `the stream failed after ${partialText.length} characters and could not be resumed`, options);
+    this.name = 'StreamInterruptedError';
+    this.partialText = partialText;
+    this.attempts = attempts;
+  }
+}
+
+export class TargetUnavailableError extends InferlaneError {
+  constructor(message: string, options: InferlaneErrorOptions = {}) {
+    super('TARGET_UNAVAILABLE', message, { retryable: true, ...options });
+    this.name = 'TargetUnavailableError';
+  }
+}
+
+export class QueueFullError extends InferlaneError {
+  constructor(message: string, options: InferlaneErrorOptions = {}) {
+    super('QUEUE_FULL', message, { retryable: true, ...options });
+    this.name = 'QueueFullError';
+  }
+}
+
+export class StoreError extends InferlaneError {
+  constructor(message: string, options: InferlaneErrorOptions = {}) {
+    super('STORE_ERROR', message, { retryable: true, ...options });
+    this.name = 'StoreError';
+  }
+}
+
+export class JobError extends InferlaneError {
+  constructor(message: string, options: InferlaneErrorOptions = {}) {
+    super('JOB_ERROR', message, options);
+    this.name = 'JobError';
+  }
+}
+
+/** Normalises anything thrown into an InferlaneError without leaking request data. */
+export function toInferlaneError(error: unknown, target?: string): InferlaneError {
+  if (InferlaneError.isInstance(error)) return error;
+  if (isAbortError(error)) return new AbortedError(undefined, { target, cause: error });
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProviderError(redact(message), { target, cause: error, retryable: false });
+}
+
+export function isAbortError(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    ((error as { name?: string }).name === 'AbortError' || (error as { name?: string }).name === 'APIUserAbortError')
+  );
+}
+
+const secretPatterns: [RegExp, string][] = [
+  [/\b(?:sk|hf|gsk|pk|rk)[-_][A-Za-z0-9_-]{8,}/g, '[redacted]'],
+  [/(Bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, '$1[redacted]'],
+  [/(api[-_]?key["'=:\s]+)[^\s"',}]+/gi, '$1[redacted]'],
+];
+
+/** Removes anything shaped like a secret from a string meant for errors, events or logs. */
+export function redact(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of secretPatterns) out = out.replace(pattern, replacement);
+  return out;
+}

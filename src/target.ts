@@ -1,0 +1,372 @@
+/**
+ * THE contract every provider implements. A target is one model at one place.
+ *
+ * Providers under `providers/<name>/` import this file and `errors.ts`, nothing else
+ * of the core. `do*` methods are called by the executor (src/execute), never by users:
+ * users call `client.generate`, `client.embed`...
+ *
+ * Owns: types only. Imports: nothing.
+ */
+
+/** What a target can produce. */
+export type Modality = 'text' | 'embedding' | 'image' | 'transcription' | 'speech' | 'video';
+
+/** Where a target runs. `device` never touches the network; the others do. */
+export type TargetKind = 'device' | 'realtime' | 'cloud' | 'batch';
+
+/** `downloadable`: can run once weights are fetched or loaded; `unavailable`: cannot run here. */
+export type Availability = 'available' | 'downloadable' | 'unavailable';
+
+/** Latency segments, see DESIGN.md section 2. */
+export type Segment = 'realtime' | 'interactive' | 'batch';
+
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface Message {
+  role: Role;
+  content: string;
+  /** Optional participant name, passed through to providers that take it. */
+  name?: string;
+}
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Input tokens the provider served from its prompt cache. */
+  cachedInputTokens?: number;
+  /** Input tokens written to a provider cache (breakpoint providers). */
+  cacheWriteTokens?: number;
+  totalTokens?: number;
+  /** Seconds of audio processed or produced. */
+  audioSeconds?: number;
+  images?: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
+
+/** One text-generation call, as the executor hands it to a target. */
+export interface TextCall {
+  messages: Message[];
+  /** @default provider's own */
+  maxOutputTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  seed?: number;
+  /** Per-provider options, keyed by provider name, passed through untouched. */
+  providerOptions?: Record<string, Record<string, unknown>>;
+}
+
+export interface TextResult {
+  text: string;
+  finishReason: FinishReason;
+  usage?: Usage;
+  /** The provider's model id as it answered. */
+  modelId?: string;
+  /** Which replica answered, when the target has several. */
+  replica?: number;
+}
+
+/**
+ * Stream parts: one tagged union, named noun-action (STYLE.md rule 6).
+ * `resumed` is emitted only by the executor when a stream continues on another target.
+ */
+export type StreamPart =
+  | { type: 'text-delta'; text: string }
+  | { type: 'usage'; usage: Usage }
+  | { type: 'finish'; finishReason: FinishReason; usage?: Usage }
+  | { type: 'error'; error: unknown }
+  | { type: 'resumed'; fromTarget: string; toTarget: string; offset: number; reason: string };
+
+export interface EmbedResult {
+  /** One vector per input, in input order. */
+  embeddings: number[][];
+  usage?: Usage;
+}
+
+export interface EmbedCall {
+  inputs: string[];
+  /** Requested dimensions, for models that take it. */
+  dimensions?: number;
+  providerOptions?: Record<string, Record<string, unknown>>;
+}
+
+export interface ImageCall {
+  prompt: string;
+  /** e.g. '1024x1024' */
+  size?: string;
+  /** @default 1 */
+  n?: number;
+  providerOptions?: Record<string, Record<string, unknown>>;
+}
+
+export interface GeneratedImage {
+  /** Base64 without a data: prefix. */
+  base64?: string;
+  url?: string;
+  mediaType?: string;
+}
+
+export interface ImageResult {
+  images: GeneratedImage[];
+  usage?: Usage;
+}
+
+export interface TranscribeCall {
+  audio: Uint8Array;
+  /** e.g. 'audio/wav' */
+  mediaType?: string;
+  language?: string;
+  providerOptions?: Record<string, Record<string, unknown>>;
+}
+
+export interface TranscribeResult {
+  text: string;
+  language?: string;
+  durationSeconds?: number;
+  usage?: Usage;
+}
+
+export interface SpeechCall {
+  text: string;
+  voice?: string;
+  /** e.g. 'mp3', 'wav' */
+  format?: string;
+  providerOptions?: Record<string, Record<string, unknown>>;
+}
+
+export interface SpeechResult {
+  audio: Uint8Array;
+  mediaType: string;
+  usage?: Usage;
+}
+
+export interface VideoCall {
+  prompt: string;
+  durationSeconds?: number;
+  providerOptions?: Record<string, Record<string, unknown>>;
+}
+
+export interface VideoResult {
+  videos: { url?: string; base64?: string; mediaType?: string }[];
+  usage?: Usage;
+}
+
+/** Events an adapter may report through `ctx.emit`. */
+export interface ModelProgressEvent {
+  target: string;
+  /** e.g. 'initiate' | 'download' | 'progress' | 'done' | 'ready' */
+  status: string;
+  file?: string;
+  loaded?: number;
+  total?: number;
+  /** 0..1 when known */
+  progress?: number;
+}
+
+/**
+ * Everything the executor gives an adapter for one attempt.
+ */
+export interface CallContext {
+  /** Aborts when the deadline passes, the caller aborts, or a hedge wins elsewhere. */
+  signal: AbortSignal;
+  /** Absolute deadline, ms since epoch (as `Date.now()`). */
+  deadline: number;
+  /** A stable key for the provider's prompt cache (OpenAI `prompt_cache_key`). */
+  promptCacheKey?: string;
+  /**
+   * Message indexes after which a cache breakpoint belongs (providers that take
+   * explicit breakpoints). Already filtered for the target's minimum prefix.
+   */
+  cacheBreakpoints?: number[];
+  /** The replica index to use when the target has `replicas`. */
+  replica?: number;
+  /** The segment this call runs under. */
+  segment: Segment;
+  /** Reports adapter events (e.g. `model-progress`) to the client's emitter. */
+  emit(event: 'model-progress', payload: ModelProgressEvent): void;
+}
+
+/** Normalised life cycle of a provider batch. The provider's own word is kept as `rawStatus`. */
+export type BatchStatus =
+  | 'validating'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'failed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
+
+export interface BatchCounts {
+  total: number;
+  completed: number;
+  failed: number;
+}
+
+export type BatchOperation = 'text' | 'embedding';
+
+/** One line of a provider batch. */
+export interface BatchItem {
+  /** Unique within a provider batch; results are matched by it, never by order. */
+  customId: string;
+  operation: BatchOperation;
+  /** For `text`. */
+  call?: TextCall;
+  /** For `embedding`: one input per item. */
+  input?: string;
+}
+
+export interface ProviderBatch {
+  id: string;
+  status: BatchStatus;
+  rawStatus: string;
+  counts: BatchCounts;
+  inputFileId?: string;
+  outputFileId?: string;
+  errorFileId?: string;
+  /** ms since epoch */
+  createdAt?: number;
+  /** ms since epoch */
+  expiresAt?: number;
+  metadata?: Record<string, string>;
+}
+
+export type BatchItemResult =
+  | { customId: string; ok: true; text?: TextResult; embedding?: number[]; usage?: Usage }
+  | { customId: string; ok: false; error: { code: string; message: string; status?: number } };
+
+export interface BatchSubmitOptions {
+  operation: BatchOperation;
+  /** Carried on the provider batch; must include `inferlane_job_id`. At most 16 pairs. */
+  metadata: Record<string, string>;
+  /** e.g. '24h' */
+  completionWindow?: string;
+}
+
+/** A provider's deferred batch endpoint. Batch is a capability, not a flag (STYLE.md rule 5). */
+export interface BatchCapability {
+  /** Lines per provider batch. @default 50_000 for OpenAI */
+  maxItems: number;
+  /** Bytes per uploaded file. @default 200 MB for OpenAI */
+  maxBytes: number;
+  /** Total embedding inputs per batch. */
+  maxEmbeddingInputs?: number;
+  /** Price multiplier for batch work, e.g. 0.5. */
+  priceMultiplier?: number;
+  /** Bytes of one item as it will be uploaded (for packing). */
+  itemBytes(item: BatchItem): number;
+  submit(items: BatchItem[], options: BatchSubmitOptions, ctx: BatchContext): Promise<ProviderBatch>;
+  /** Find provider batches by a metadata pair (reconciliation after a crash). */
+  findByMetadata(key: string, value: string, ctx: BatchContext): Promise<ProviderBatch[]>;
+  status(id: string, ctx: BatchContext): Promise<ProviderBatch>;
+  /** Per-item results from both the output and the error file, in any order. */
+  results(batch: ProviderBatch, ctx: BatchContext): AsyncIterable<BatchItemResult>;
+  cancel(id: string, ctx: BatchContext): Promise<ProviderBatch>;
+}
+
+export interface BatchContext {
+  signal: AbortSignal;
+}
+
+/** Micro-batching settings a target may declare (DESIGN.md section 6). */
+export interface MicroBatchSettings {
+  /** Items per provider request. */
+  maxBatchSize?: number;
+  /** Estimated tokens per provider request. */
+  maxBatchTokens?: number;
+  /** Longest wait for more items, ms. */
+  maxWaitMs?: number;
+  /** Provider requests in flight at once for this target. */
+  concurrency?: number;
+  /** Items waiting, at most. */
+  maxQueue?: number;
+}
+
+export interface TargetLimits {
+  /** Context window in tokens. */
+  contextTokens?: number;
+  /** Inputs per embedding request (OpenAI: 2,048). */
+  maxBatchSize?: number;
+  /** Tokens per embedding request (OpenAI: 300,000). */
+  maxBatchTokens?: number;
+  /** Tokens per single input (OpenAI embeddings: 8,192). */
+  maxInputTokens?: number;
+}
+
+/** Prices in US dollars. */
+export interface TargetCost {
+  inputPerMTok?: number;
+  cachedInputPerMTok?: number;
+  cacheWritePerMTok?: number;
+  outputPerMTok?: number;
+  perImage?: number;
+  perSecondAudio?: number;
+  perRequest?: number;
+}
+
+/** Device KV-cache geometry; bytes per token = 2 x layers x kvHeads x headDim x bytesPerValue. */
+export interface KvGeometry {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  bytesPerValue: number;
+  /** Memory the device may use for this model, bytes. */
+  memoryBudgetBytes: number;
+  /** Bytes of weights already resident. @default 0 */
+  weightsBytes?: number;
+  /** Sliding-window size, tokens, when layers use one. */
+  slidingWindow?: number;
+}
+
+/** How the provider caches prompts. */
+export interface PromptCacheSettings {
+  /** `prefix`: automatic prefix caching (OpenAI, vLLM); `breakpoints`: explicit markers. */
+  mode: 'prefix' | 'breakpoints';
+  /** Below this prefix length nothing is cached. @default 1024 */
+  minTokens?: number;
+  /** Idle time before the cache is dropped, ms. @default 300_000 */
+  ttlMs?: number;
+  /** Whether the target sends `promptCacheKey`. */
+  acceptsKey?: boolean;
+}
+
+export interface Target {
+  /** Unique in a client, e.g. 'openai:gpt-4.1-mini'. */
+  id: string;
+  kind: TargetKind;
+  modalities: Modality[];
+  /** Provider name used for `providerOptions`, e.g. 'openai'. */
+  provider?: string;
+  limits?: TargetLimits;
+  cost?: TargetCost;
+  /** Priors, replaced by measurements. */
+  expected?: { ttftMs?: number; totalMs?: number };
+  kv?: KvGeometry;
+  cache?: PromptCacheSettings;
+  /** Number of replicas behind this target (self-hosted). Replica affinity picks one per conversation. */
+  replicas?: number;
+  microBatch?: MicroBatchSettings;
+  /** True when `doGenerateMany` can run several prompts in one pass (device runtimes). */
+  batchedGeneration?: boolean;
+
+  available?(signal: AbortSignal): Promise<Availability>;
+  doGenerate?(call: TextCall, ctx: CallContext): Promise<TextResult>;
+  doStream?(call: TextCall, ctx: CallContext): AsyncIterable<StreamPart>;
+  /** Several independent prompts in one pass; one result per call, in order. */
+  doGenerateMany?(calls: TextCall[], ctx: CallContext): Promise<TextResult[]>;
+  /** Batch-native: one vector per input, in order. */
+  doEmbed?(call: EmbedCall, ctx: CallContext): Promise<EmbedResult>;
+  doImage?(call: ImageCall, ctx: CallContext): Promise<ImageResult>;
+  doTranscribe?(call: TranscribeCall, ctx: CallContext): Promise<TranscribeResult>;
+  doSpeech?(call: SpeechCall, ctx: CallContext): Promise<SpeechResult>;
+  doVideo?(call: VideoCall, ctx: CallContext): Promise<VideoResult>;
+  batch?: BatchCapability;
+  /** Releases sockets, workers, model sessions. */
+  close?(): Promise<void>;
+}
+
+/** Whether a target's work leaves the device. */
+export function isNetworkTarget(target: Pick<Target, 'kind'>): boolean {
+  return target.kind !== 'device';
+}
