@@ -1,0 +1,530 @@
+/**
+ * createClient: the public surface. Validates input, plans (src/router), executes
+ * (src/execute), batches (src/batching) and reports through typed events.
+ *
+ * Imports: everything under src/ except stores other than memory (those load lazily from
+ * their own subpath exports).
+ */
+import EventEmitter from 'eventemitter3';
+import type { BatchFlushEvent, MicroBatcherApi } from './batching/micro-batcher.types.js';
+import { createMicroBatcher } from './batching/micro-batcher.js';
+import { Jobs, type JobItem } from './batching/jobs.js';
+import { Conversation, type ConversationOptions } from './conversation/conversation.js';
+import { ReplicaBalancer } from './conversation/replicas.js';
+import {
+  type AttemptRecord,
+  InferlaneError,
+  InvalidRequestError,
+  NoRouteError,
+  type Rejection,
+  redact,
+} from './errors.js';
+import { costOf } from './execute/cost.js';
+import { type Clock, systemClock } from './execute/deadline.js';
+import { Executor, type ExecutorEvents, type Outcome } from './execute/executor.js';
+import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
+import { defaultRetrySettings, type RetrySettings } from './execute/retry-policy.js';
+import { explainPlan, plan } from './router/plan.js';
+import { resolveLatency } from './router/segments.js';
+import type { Plan, PlanRequest } from './router/types.js';
+import { type Runtime, detectRuntime } from './runtime.js';
+import { Stats, type StatsOptions } from './stats/stats.js';
+import { memoryStore } from './stores/memory.js';
+import type { KeyValueStore } from './stores/store.js';
+import type {
+  BatchItemResult,
+  MicroBatchSettings,
+  ModelProgressEvent,
+  Segment,
+  StreamPart,
+  Target,
+  TextCall,
+  TextResult,
+  Usage,
+} from './target.js';
+import { estimateTokens, messageOverheadTokens } from './tokens.js';
+import type {
+  CommonOptions,
+  EmbedRequest,
+  EmbedResponse,
+  GenerateRequest,
+  GenerateResult,
+  ImageRequest,
+  ImageResponse,
+  Operation,
+  Route,
+  SpeechRequest,
+  SpeechResponse,
+  StreamRequest,
+  TranscribeRequest,
+  TranscribeResponse,
+} from './types.js';
+import { operationModality } from './types.js';
+import { validateEmbed, validateGenerate, validateImage, validateSpeech, validateTargets, validateTranscribe } from './validate.js';
+
+export interface ClientOptions {
+  /** Where requests may go. Order is the tie-break between equal candidates. */
+  targets: Target[];
+  /** Conversations and jobs persist here. @default memoryStore() */
+  store?: KeyValueStore;
+  /** Picks micro-batching defaults. @default detected */
+  runtime?: Runtime;
+  /** Micro-batching defaults for every target (a target's own `microBatch` wins); `false` turns batching off. */
+  microBatch?: MicroBatchSettings | false;
+  /** Retry policy, see src/execute/retry-policy.ts. @default maxRetries 2, backoff 0.5 s to 8 s */
+  retry?: Partial<RetrySettings>;
+  /** Hedging: share of requests that may be hedged, and the segments hedged by default. */
+  hedge?: HedgeBudgetSettings & {
+    /** @default ['realtime'] */
+    segments?: Segment[];
+    /** Quantile of the primary's first-token time after which to hedge. @default 0.9 */
+    quantile?: number;
+  };
+  stats?: StatsOptions;
+  /** Default idle limit between stream parts, ms, per segment. @default realtime 1,000, interactive 5,000, batch 30,000 */
+  idleMs?: Partial<Record<Segment, number>>;
+  /** For tests: time and randomness. */
+  clock?: Clock;
+  random?: () => number;
+}
+
+/** A stream part as the client yields it: `finish` also carries where the stream ran. */
+export type ClientStreamPart = Exclude<StreamPart, { type: 'finish' }> | { type: 'finish'; finishReason: TextResult['finishReason']; usage?: Usage; route: Route };
+
+export interface ClientEvents {
+  route: [{ operation: Operation; segment: Segment; budgetMs: number; candidates: string[]; rejected: Rejection[] }];
+  attempt: [ExecutorEvents['attempt']];
+  retry: [ExecutorEvents['retry']];
+  fallback: [ExecutorEvents['fallback']];
+  hedge: [ExecutorEvents['hedge']];
+  'batch-flush': [BatchFlushEvent];
+  'job-progress': [unknown];
+  'model-progress': [ModelProgressEvent];
+  response: [{ operation: Operation; route: Route }];
+  error: [{ operation: Operation; code: string; message: string }];
+}
+
+export interface Explanation extends Plan {
+  /** The plan for people: the chosen order with reasons, then each rejected target and why. */
+  text: string;
+}
+
+const defaultIdleMs: Record<Segment, number> = { realtime: 1_000, interactive: 5_000, batch: 30_000 };
+
+export class InferlaneClient extends EventEmitter<ClientEvents> {
+  readonly targets: readonly Target[];
+  readonly store: KeyValueStore;
+  readonly stats: Stats;
+  readonly replicas: ReplicaBalancer;
+  private readonly byId: Map<string, Target>;
+  private readonly executor: Executor;
+  private readonly batcher: MicroBatcherApi | undefined;
+  private readonly clock: Clock;
+  private readonly hedgeSegments: Set<Segment>;
+  private readonly hedgeQuantile: number;
+  private readonly idleMs: Record<Segment, number>;
+  private availabilityChecked: Promise<void> | undefined;
+  private jobsApi: Jobs | undefined;
+
+  constructor(options: ClientOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new InvalidRequestError('options', 'createClient needs an options object with targets');
+    validateTargets(options.targets);
+    this.targets = Object.freeze([...options.targets]);
+    this.byId = new Map(this.targets.map((t) => [t.id, t]));
+    this.store = options.store ?? memoryStore();
+    this.clock = options.clock ?? systemClock;
+    this.stats = new Stats(options.stats);
+    for (const target of this.targets) this.stats.setPrior(target);
+    this.replicas = new ReplicaBalancer({ now: () => this.clock.now() });
+    this.hedgeSegments = new Set(options.hedge?.segments ?? ['realtime']);
+    this.hedgeQuantile = options.hedge?.quantile ?? 0.9;
+    this.idleMs = { ...defaultIdleMs, ...options.idleMs };
+    const random = options.random ?? Math.random;
+    this.executor = new Executor({
+      clock: this.clock,
+      random,
+      stats: this.stats,
+      retry: { ...defaultRetrySettings, ...options.retry },
+      hedgeBudget: new HedgeBudget(options.hedge),
+      emit: (event, payload) => (this.emit as (e: string, p: unknown) => boolean)(event, payload),
+    });
+    if (options.microBatch !== false) {
+      this.batcher = createMicroBatcher({
+        runtime: options.runtime ?? detectRuntime(),
+        defaults: options.microBatch,
+        now: () => this.clock.now(),
+        emit: (event, payload) => this.emit(event, payload),
+        predictServiceMs: (id) => this.stats.latency(id, 'total', 0.5),
+      });
+    }
+  }
+
+  // -- text -----------------------------------------------------------------------------------
+
+  /** One answer. Resolves once, or rejects once with an InferlaneError. */
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    const messages = validateGenerate(request);
+    const { segment, budgetMs } = resolveLatency(request.latency);
+    const thePlan = await this.planFor('generate', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
+    const outcome = await this.track('generate', this.executor.run(this.runOptions('generate', request, thePlan, segment, budgetMs), async (target, ctx, info) => {
+      const call = textCall(request, info.prepared?.messages ?? messages);
+      if (!target.doGenerate && !target.doStream && target.batch) return this.batchOne(target, 'text', call, ctx.signal);
+      if (this.batcher && target.batchedGeneration && target.doGenerateMany) {
+        const { batch, ...result } = await this.batcher.generate(target, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) });
+        return { ...result, batch } as TextResult & { batch?: Route['batched'] };
+      }
+      if (target.doGenerate) return target.doGenerate(call, ctx);
+      return collectStream(target.doStream!(call, ctx));
+    }));
+    const value = outcome.value as TextResult & { batch?: Route['batched'] };
+    const route = this.route(thePlan, outcome, value.usage, value.batch);
+    this.emit('response', { operation: 'generate', route });
+    return { text: value.text, finishReason: value.finishReason, usage: value.usage, route, raw: value };
+  }
+
+  /**
+   * A stream of parts. For streams the budget bounds the time to the first part; `idleMs` bounds
+   * each gap after it. Breaking out of `for await` aborts the request.
+   */
+  stream(request: StreamRequest): AsyncIterable<ClientStreamPart> {
+    return { [Symbol.asyncIterator]: () => this.streamParts(request)[Symbol.asyncIterator]() };
+  }
+
+  private async *streamParts(request: StreamRequest): AsyncGenerator<ClientStreamPart> {
+    const messages = validateGenerate(request);
+    const { segment, budgetMs } = resolveLatency(request.latency);
+    const thePlan = await this.planFor('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
+    const generator = this.executor.stream(
+      {
+        ...this.runOptions('stream', request, thePlan, segment, budgetMs),
+        idleMs: request.idleMs ?? this.idleMs[segment],
+        firstTokenMs: request.firstTokenMs,
+        onStreamFailure: request.onStreamFailure ?? 'resume',
+      },
+      (target, ctx, info, partial) => {
+        const base = info.prepared?.messages ?? messages;
+        const call = textCall(request, partial ? [...base, { role: 'assistant', content: partial }] : base);
+        if (target.doStream) return target.doStream(call, ctx);
+        return singlePartStream(target, call, ctx);
+      },
+    );
+    try {
+      for (;;) {
+        const step = await generator.next();
+        if (step.done) {
+          const outcome = step.value;
+          const route = this.route(thePlan, outcome, outcome.usage);
+          this.emit('response', { operation: 'stream', route });
+          yield { type: 'finish', finishReason: outcome.finishReason, usage: outcome.usage, route };
+          return;
+        }
+        yield step.value as ClientStreamPart;
+      }
+    } catch (error) {
+      this.reportError('stream', error);
+      throw error;
+    } finally {
+      await generator.return(undefined as never).catch(() => undefined);
+    }
+  }
+
+  // -- other modalities -----------------------------------------------------------------------
+
+  /** Embeddings, micro-batched with concurrent callers. One vector per input, in order. */
+  async embed(request: EmbedRequest): Promise<EmbedResponse> {
+    const inputs = validateEmbed(request);
+    const { segment, budgetMs } = resolveLatency(request.latency);
+    const tokens = inputs.reduce((sum, input) => sum + estimateTokens(input), 0);
+    const thePlan = await this.planFor('embed', request, segment, budgetMs, tokens, 0);
+    const outcome = await this.track('embed', this.executor.run(this.runOptions('embed', request, thePlan, segment, budgetMs), async (target, ctx) => {
+      if (!target.doEmbed && target.batch) {
+        const results = await Promise.all(inputs.map((input) => this.batchOne(target, 'embedding', input, ctx.signal)));
+        return { embeddings: results.map((r) => r.embedding), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
+      }
+      const call = { dimensions: request.dimensions, providerOptions: request.providerOptions };
+      if (this.batcher) return this.batcher.embed(target, inputs, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) });
+      return target.doEmbed!({ inputs, ...call }, ctx);
+    }));
+    const value = outcome.value as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
+    const route = this.route(thePlan, outcome, value.usage, value.batch);
+    this.emit('response', { operation: 'embed', route });
+    return { embeddings: value.embeddings, embedding: value.embeddings[0], usage: value.usage, route };
+  }
+
+  async generateImage(request: ImageRequest): Promise<ImageResponse> {
+    validateImage(request);
+    const { segment, budgetMs } = resolveLatency(request.latency);
+    const thePlan = await this.planFor('image', request, segment, budgetMs, estimateTokens(request.prompt), 0);
+    const outcome = await this.track('image', this.executor.run(this.runOptions('image', request, thePlan, segment, budgetMs), (target, ctx) =>
+      target.doImage!({ prompt: request.prompt, size: request.size, n: request.n, providerOptions: request.providerOptions }, ctx),
+    ));
+    const usage = outcome.value.usage ?? { images: outcome.value.images.length };
+    const route = this.route(thePlan, outcome, usage);
+    this.emit('response', { operation: 'image', route });
+    return { images: outcome.value.images, image: outcome.value.images[0], route };
+  }
+
+  async transcribe(request: TranscribeRequest): Promise<TranscribeResponse> {
+    const audio = validateTranscribe(request);
+    const { segment, budgetMs } = resolveLatency(request.latency);
+    const thePlan = await this.planFor('transcribe', request, segment, budgetMs, 0, 0);
+    const outcome = await this.track('transcribe', this.executor.run(this.runOptions('transcribe', request, thePlan, segment, budgetMs), (target, ctx) =>
+      target.doTranscribe!({ audio, mediaType: request.mediaType, language: request.language, providerOptions: request.providerOptions }, ctx),
+    ));
+    const route = this.route(thePlan, outcome, outcome.value.usage);
+    this.emit('response', { operation: 'transcribe', route });
+    return { text: outcome.value.text, language: outcome.value.language, durationSeconds: outcome.value.durationSeconds, route };
+  }
+
+  async generateSpeech(request: SpeechRequest): Promise<SpeechResponse> {
+    validateSpeech(request);
+    const { segment, budgetMs } = resolveLatency(request.latency);
+    const thePlan = await this.planFor('speech', request, segment, budgetMs, estimateTokens(request.text), 0);
+    const outcome = await this.track('speech', this.executor.run(this.runOptions('speech', request, thePlan, segment, budgetMs), (target, ctx) =>
+      target.doSpeech!({ text: request.text, voice: request.voice, format: request.format, providerOptions: request.providerOptions }, ctx),
+    ));
+    const route = this.route(thePlan, outcome, outcome.value.usage);
+    this.emit('response', { operation: 'speech', route });
+    return { audio: outcome.value.audio, mediaType: outcome.value.mediaType, route };
+  }
+
+  // -- planning -------------------------------------------------------------------------------
+
+  /** The plan for a request, without running it: the chosen order, and each rejected target and why. */
+  explain(request: GenerateRequest & { operation?: Operation; input?: string | string[] }): Explanation {
+    const operation = request.operation ?? (request.input !== undefined ? 'embed' : 'generate');
+    const { segment, budgetMs } = resolveLatency(request.latency);
+    const tokens = operation === 'embed' ? validateEmbed(request as EmbedRequest).reduce((s, i) => s + estimateTokens(i), 0) : inputTokensOf(validateGenerate(request));
+    const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, tokens, request.maxOutputTokens), this.targets, this.stats);
+    return { ...thePlan, text: explainPlan(thePlan) };
+  }
+
+  /** Sends whatever waits in the micro-batch queues (serverless handlers call it before returning). */
+  async flush(): Promise<void> {
+    await this.batcher?.flush();
+  }
+
+  /** A KV-aware conversation, persisted in the client's store (or `options.store`). */
+  conversation(id: string, options: ConversationOptions = {}): Conversation {
+    if (typeof id !== 'string' || id.length === 0) throw new InvalidRequestError('id', 'a conversation needs a non-empty id');
+    return new Conversation(this, id, options);
+  }
+
+  /** Deferred batch jobs on provider batch endpoints (or online at low concurrency). */
+  get jobs(): Jobs {
+    this.jobsApi ??= new Jobs({
+      store: this.store,
+      targets: [...this.targets],
+      emit: (event, payload) => this.emit(event, payload),
+      now: () => this.clock.now(),
+      runOnline: (operation, item, targetId, signal) => this.runJobItemOnline(operation, item, targetId, signal),
+    });
+    return this.jobsApi;
+  }
+
+  /** Closes targets (model sessions, sockets) and the store. */
+  async close(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.targets.map((t) => t.close?.()));
+    await this.store.close?.();
+    this.removeAllListeners();
+  }
+
+  /** Current time from the client's clock, ms since epoch (conversations use it). */
+  now(): number {
+    return this.clock.now();
+  }
+
+  // -- internals ------------------------------------------------------------------------------
+
+  private async planFor(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Promise<Plan> {
+    await this.checkAvailability();
+    const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
+    this.emit('route', { operation, segment, budgetMs, candidates: thePlan.candidates.map((c) => c.target.id), rejected: thePlan.rejected });
+    if (thePlan.candidates.length === 0) {
+      const error = noRouteError(operation, request, budgetMs, thePlan);
+      this.reportError(operation, error);
+      throw error;
+    }
+    return thePlan;
+  }
+
+  private planRequest(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): PlanRequest {
+    const conversation = request.conversation;
+    return {
+      operation,
+      modality: operationModality[operation],
+      segment,
+      budgetMs,
+      privacy: request.privacy ?? 'any',
+      inputTokens,
+      outputTokens: outputTokens ?? (operation === 'generate' || operation === 'stream' ? 256 : 0),
+      only: request.targets,
+      prefer: request.prefer,
+      conversation: conversation && { affinity: conversation.affinity, prefixTokens: conversation.prefixTokens, totalTokens: conversation.totalTokens },
+      now: this.clock.now(),
+    };
+  }
+
+  /** Device targets report availability once, before their first plan; failures fall back at run time. */
+  private checkAvailability(): Promise<void> {
+    this.availabilityChecked ??= Promise.all(
+      this.targets
+        .filter((t) => t.available)
+        .map(async (t) => {
+          const signal = AbortSignal.timeout(5_000);
+          const availability = await t.available!(signal).catch(() => 'unavailable' as const);
+          this.stats.setAvailability(t.id, availability);
+        }),
+    ).then(() => undefined);
+    return this.availabilityChecked;
+  }
+
+  private runOptions(operation: Operation, request: CommonOptions, thePlan: Plan, segment: Segment, budgetMs: number) {
+    const hedge = request.hedge ?? this.hedgeSegments.has(segment);
+    return {
+      operation,
+      plan: thePlan,
+      segment,
+      budgetMs,
+      abortSignal: request.abortSignal,
+      maxRetries: request.maxRetries,
+      hedge: hedge === false ? (false as const) : { quantile: this.hedgeQuantile, ...(typeof hedge === 'object' ? hedge : {}) },
+      conversation: request.conversation,
+    };
+  }
+
+  private async track<T>(operation: Operation, promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (error) {
+      this.reportError(operation, error);
+      throw error;
+    }
+  }
+
+  private reportError(operation: Operation, error: unknown): void {
+    const e = InferlaneError.isInstance(error) ? error : undefined;
+    this.emit('error', { operation, code: e?.code ?? 'PROVIDER_ERROR', message: redact(error instanceof Error ? error.message : String(error)) });
+  }
+
+  private route(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage: Usage | undefined, batched?: Route['batched']): Route {
+    const target = outcome.candidate.target;
+    const multiplier = target.kind === 'batch' ? (target.batch?.priceMultiplier ?? 1) : 1;
+    return {
+      segment: thePlan.segment,
+      budgetMs: thePlan.budgetMs,
+      target: target.id,
+      replica: outcome.replica,
+      reason: outcome.candidate.reason,
+      attempts: outcome.attempts,
+      ttftMs: outcome.ttftMs ?? (outcome.attempts.find((a) => a.outcome === 'ok')?.durationMs),
+      totalMs: outcome.totalMs,
+      usage,
+      cachedTokens: usage?.cachedInputTokens,
+      costUsd: costOf(target.cost, usage, multiplier),
+      fellBack: outcome.fellBack,
+      hedged: outcome.hedged,
+      batched,
+    };
+  }
+
+  private async batchOne(target: Target, operation: 'text', call: TextCall, signal: AbortSignal): Promise<TextResult>;
+  private async batchOne(target: Target, operation: 'embedding', input: string, signal: AbortSignal): Promise<{ embedding: number[]; usage?: Usage }>;
+  private async batchOne(target: Target, operation: 'text' | 'embedding', payload: TextCall | string, signal: AbortSignal): Promise<unknown> {
+    const item: JobItem = operation === 'text' ? { id: 'item-0', messages: (payload as TextCall).messages, maxOutputTokens: (payload as TextCall).maxOutputTokens, temperature: (payload as TextCall).temperature } : { id: 'item-0', input: payload as string };
+    const result = await this.jobs.runOne(target.id, operation, item, signal);
+    if (!result.ok) throw new InferlaneError('JOB_ERROR', `the batch item failed: ${result.error.code} ${result.error.message}`, { target: target.id, status: result.error.status });
+    return operation === 'text' ? result.text : { embedding: result.embedding, usage: result.usage };
+  }
+
+  private async runJobItemOnline(operation: 'text' | 'embedding', item: JobItem, targetId: string, signal: AbortSignal): Promise<BatchItemResult> {
+    try {
+      if (operation === 'embedding') {
+        const response = await this.embed({ input: item.input ?? '', targets: [targetId], latency: 'batch', abortSignal: signal });
+        return { customId: item.id, ok: true, embedding: response.embedding, usage: response.usage };
+      }
+      const response = await this.generate({
+        ...(item.messages ? { messages: item.messages } : { prompt: item.prompt ?? '' }),
+        system: item.system,
+        maxOutputTokens: item.maxOutputTokens,
+        temperature: item.temperature,
+        targets: [targetId],
+        latency: 'batch',
+        abortSignal: signal,
+      });
+      return { customId: item.id, ok: true, text: response.raw, usage: response.usage };
+    } catch (error) {
+      const e = InferlaneError.isInstance(error) ? error : undefined;
+      return { customId: item.id, ok: false, error: { code: e?.code ?? 'PROVIDER_ERROR', message: redact(error instanceof Error ? error.message : String(error)), status: e?.status } };
+    }
+  }
+}
+
+/** Creates a client. See README.md for a tour. */
+export function createClient(options: ClientOptions): InferlaneClient {
+  return new InferlaneClient(options);
+}
+
+// -- helpers ------------------------------------------------------------------------------------
+
+function inputTokensOf(messages: { content: string }[]): number {
+  let tokens = 0;
+  for (const message of messages) tokens += estimateTokens(message.content) + messageOverheadTokens;
+  return tokens;
+}
+
+function textCall(request: GenerateRequest, messages: TextCall['messages']): TextCall {
+  return {
+    messages,
+    maxOutputTokens: request.maxOutputTokens,
+    temperature: request.temperature,
+    topP: request.topP,
+    stop: request.stop,
+    seed: request.seed,
+    providerOptions: request.providerOptions,
+  };
+}
+
+function contextRest(ctx: Parameters<NonNullable<Target['doGenerate']>>[1]) {
+  return { promptCacheKey: ctx.promptCacheKey, cacheBreakpoints: ctx.cacheBreakpoints, replica: ctx.replica, emit: ctx.emit };
+}
+
+async function collectStream(parts: AsyncIterable<StreamPart>): Promise<TextResult> {
+  let text = '';
+  let usage: Usage | undefined;
+  let finishReason: TextResult['finishReason'] = 'stop';
+  for await (const part of parts) {
+    if (part.type === 'text-delta') text += part.text;
+    else if (part.type === 'usage') usage = { ...usage, ...part.usage };
+    else if (part.type === 'finish') {
+      finishReason = part.finishReason;
+      if (part.usage) usage = { ...usage, ...part.usage };
+    } else if (part.type === 'error') throw part.error;
+  }
+  return { text, finishReason, usage };
+}
+
+async function* singlePartStream(target: Target, call: TextCall, ctx: Parameters<NonNullable<Target['doGenerate']>>[1]): AsyncGenerator<StreamPart> {
+  const result = await target.doGenerate!(call, ctx);
+  yield { type: 'text-delta', text: result.text };
+  yield { type: 'finish', finishReason: result.finishReason, usage: result.usage };
+}
+
+function sumUsage(usages: (Usage | undefined)[]): Usage | undefined {
+  const present = usages.filter((u): u is Usage => u !== undefined);
+  if (present.length === 0) return undefined;
+  return { inputTokens: present.reduce((s, u) => s + (u.inputTokens ?? 0), 0), totalTokens: present.reduce((s, u) => s + (u.totalTokens ?? u.inputTokens ?? 0), 0) };
+}
+
+function noRouteError(operation: Operation, request: CommonOptions, budgetMs: number, thePlan: Plan): NoRouteError {
+  const modality = operationModality[operation];
+  const summary = `no target can serve ${operation} (modality '${modality}') within ${budgetMs} ms`;
+  if (request.privacy === 'device-only' && thePlan.rejected.some((r) => r.code === 'privacy')) {
+    return new NoRouteError(`${summary} on this device (privacy: 'device-only' forbids network targets)`, thePlan.rejected, 'PRIVACY_VIOLATION');
+  }
+  return new NoRouteError(summary, thePlan.rejected);
+}
+
+export type { AttemptRecord };

@@ -1,0 +1,85 @@
+/**
+ * One deadline per call: an AbortController that fires when the budget runs out or the
+ * caller aborts, whichever comes first, and remembers which. Timers are unref'd so a
+ * pending deadline never keeps a serverless process alive.
+ */
+
+export type AbortCause = 'deadline' | 'caller' | 'hedge-lost' | 'stream-timeout' | 'done';
+
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Absolute, ms since epoch (the clock's). */
+  readonly at: number;
+  /** Why the signal fired, once it has. */
+  cause(): AbortCause | undefined;
+  remaining(): number;
+  /** Clears the timer and listeners; aborts with 'done' so nothing lingers. */
+  dispose(): void;
+}
+
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms) as unknown as { unref?: () => void };
+    handle.unref?.();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export function createDeadline(budgetMs: number, clock: Clock, parent?: AbortSignal): Deadline {
+  const controller = new AbortController();
+  const at = clock.now() + budgetMs;
+  let why: AbortCause | undefined;
+  const fire = (cause: AbortCause) => {
+    if (why) return;
+    why = cause;
+    controller.abort(cause);
+  };
+  const timer = clock.setTimeout(() => fire('deadline'), Math.max(0, budgetMs));
+  const onParentAbort = () => fire('caller');
+  if (parent?.aborted) fire('caller');
+  else parent?.addEventListener('abort', onParentAbort, { once: true });
+  return {
+    signal: controller.signal,
+    at,
+    cause: () => why,
+    remaining: () => at - clock.now(),
+    dispose() {
+      clock.clearTimeout(timer);
+      parent?.removeEventListener('abort', onParentAbort);
+      fire('done');
+    },
+  };
+}
+
+/** A child controller for one attempt: aborts with its parent, or on its own (hedge lost, stream timeout). */
+export function childController(parent: AbortSignal): { controller: AbortController; release(): void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener('abort', onAbort, { once: true });
+  return { controller, release: () => parent.removeEventListener('abort', onAbort) };
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts first. */
+export function sleep(ms: number, signal: AbortSignal, clock: Clock): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clock.clearTimeout(handle);
+      reject(signal.reason);
+    };
+    const handle = clock.setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

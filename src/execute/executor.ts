@@ -1,0 +1,644 @@
+/**
+ * Runs a Plan: one deadline, retries, fallbacks, circuit breakers, hedging, and stream
+ * resumption. Owns time (through a Clock) so tests can control it. Adapters know none of this:
+ * they get a CallContext and do one attempt.
+ *
+ * Imports: target, errors, types, router/types, execute/*.
+ */
+import {
+  AbortedError,
+  AllTargetsFailedError,
+  type AttemptRecord,
+  DeadlineExceededError,
+  InferlaneError,
+  StreamInterruptedError,
+  redact,
+  toInferlaneError,
+} from '../errors.js';
+import type { Candidate, Plan } from '../router/types.js';
+import type { CallContext, ModelProgressEvent, Segment, StreamPart, Target, Usage } from '../target.js';
+import type { ConversationHints } from '../types.js';
+import { type Clock, childController, createDeadline, type Deadline, sleep } from './deadline.js';
+import { HedgeBudget } from './hedge-budget.js';
+import { decide, type RetrySettings } from './retry-policy.js';
+
+/** What the executor reads and writes about targets' health and speed (src/stats). */
+export interface ExecutorStats {
+  latency(targetId: string, metric: 'ttft' | 'total', q: number): number | undefined;
+  tryAcquire(targetId: string, now: number): boolean;
+  recordSuccess(targetId: string, latency: { ttftMs?: number; totalMs: number }, now: number): void;
+  recordFailure(targetId: string, error: InferlaneError, now: number): void;
+}
+
+export interface ExecutorEvents {
+  attempt: AttemptRecord & { operation: string };
+  retry: { operation: string; target: string; retry: number; delayMs: number; reason: string; code: string };
+  fallback: { operation: string; from: string; to: string; reason: string; code: string };
+  hedge: { operation: string; primary: string; hedge: string; afterMs: number; winner: string };
+  'model-progress': ModelProgressEvent;
+}
+
+export interface ExecutorDeps {
+  clock: Clock;
+  random: () => number;
+  stats: ExecutorStats;
+  retry: RetrySettings;
+  hedgeBudget: HedgeBudget;
+  emit<K extends keyof ExecutorEvents>(event: K, payload: ExecutorEvents[K]): void;
+}
+
+export interface HedgeOptions {
+  /** Start the hedge after this many ms without a first part. @default the primary's p90 */
+  afterMs?: number;
+  /** Quantile of the primary's first-token time to hedge at. @default 0.9 */
+  quantile?: number;
+}
+
+export interface RunOptions {
+  operation: string;
+  plan: Plan;
+  segment: Segment;
+  budgetMs: number;
+  abortSignal?: AbortSignal;
+  maxRetries?: number;
+  hedge?: HedgeOptions | false;
+  conversation?: ConversationHints;
+}
+
+export interface Outcome<T> {
+  value: T;
+  candidate: Candidate;
+  attempts: AttemptRecord[];
+  ttftMs?: number;
+  totalMs: number;
+  replica?: number;
+  fellBack: boolean;
+  hedged: boolean;
+}
+
+/** One attempt on one target. The context's signal covers this attempt only. */
+export type AttemptFn<T> = (target: Target, ctx: CallContext, attempt: AttemptInfo) => Promise<T>;
+
+export interface AttemptInfo {
+  /** Index of this attempt on this target (0 = first try). */
+  retry: number;
+  /** Messages fitted for this target when the call belongs to a conversation. */
+  prepared?: ReturnType<NonNullable<ConversationHints['prepare']>>;
+}
+
+interface Started<T> {
+  candidate: Candidate;
+  promise: Promise<T>;
+  controller: AbortController;
+  record: AttemptRecord;
+  replica?: number;
+}
+
+export class Executor {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  /** Runs a unary operation (generate, embed, image...) across the plan's candidates. */
+  async run<T>(options: RunOptions, attemptFn: AttemptFn<T>): Promise<Outcome<T>> {
+    const { clock } = this.deps;
+    const startedAt = clock.now();
+    const deadline = createDeadline(options.budgetMs, clock, options.abortSignal);
+    const attempts: AttemptRecord[] = [];
+    const candidates = options.plan.candidates;
+    const hedgeOn = options.hedge !== false && options.hedge !== undefined;
+    if (hedgeOn) this.deps.hedgeBudget.deposit();
+    let lastError: InferlaneError | undefined;
+    try {
+      for (let index = 0; index < candidates.length; index++) {
+        const candidate = candidates[index];
+        for (let retry = 0; ; retry++) {
+          this.throwIfDone(deadline, options, attempts, lastError);
+          if (!this.deps.stats.tryAcquire(candidate.target.id, clock.now())) {
+            attempts.push(this.skipped(candidate, startedAt, 'circuit open'));
+            break;
+          }
+          const secondary = hedgeOn && retry === 0 ? this.hedgeCandidate(candidates, index, deadline) : undefined;
+          try {
+            const primary = this.start(options, candidate, deadline, startedAt, attempts, attemptFn, retry, false, this.attemptLimit(candidates, index, deadline, 'total'));
+            const settled = secondary
+              ? await this.race(options, primary, () => this.start(options, secondary.candidate, deadline, startedAt, attempts, attemptFn, 0, true), secondary.afterMs, deadline, startedAt)
+              : await this.settle(options, primary, startedAt);
+            const winner = settled.started;
+            return {
+              value: settled.value,
+              candidate: winner.candidate,
+              attempts,
+              totalMs: clock.now() - startedAt,
+              replica: winner.replica,
+              fellBack: winner.candidate !== candidates[0],
+              hedged: settled.hedged,
+            };
+          } catch (thrown) {
+            const error = this.classify(thrown, deadline, options, attempts);
+            lastError = error;
+            const hedgeConsumed = (thrown as { hedgeConsumedNext?: boolean })?.hedgeConsumedNext === true;
+            if (hedgeConsumed) index++;
+            const next = candidates[index + 1];
+            const decision = decide({
+              error,
+              retries: retry,
+              remainingMs: deadline.remaining(),
+              attemptMs: this.predict(candidate.target.id, 'total', 0.5, candidate.predictedMs.p50),
+              reserveMs: next ? this.predict(next.target.id, 'total', 0.5, next.predictedMs.p50) : 0,
+              hasNext: next !== undefined,
+              settings: { ...this.deps.retry, maxRetries: options.maxRetries ?? this.deps.retry.maxRetries },
+              random: this.deps.random,
+            });
+            if (decision.action === 'stop') throw this.finalError(error, deadline, options, attempts, decision.reason);
+            if (decision.action === 'retry' && !hedgeConsumed) {
+              this.deps.emit('retry', { operation: options.operation, target: candidate.target.id, retry: retry + 1, delayMs: Math.round(decision.delayMs), reason: decision.reason, code: error.code });
+              await sleep(decision.delayMs, deadline.signal, clock).catch(() => undefined);
+              continue;
+            }
+            if (next) this.deps.emit('fallback', { operation: options.operation, from: candidate.target.id, to: next.target.id, reason: decision.reason, code: error.code });
+            break;
+          }
+        }
+      }
+      this.throwIfDone(deadline, options, attempts, lastError);
+      throw new AllTargetsFailedError(attempts, { cause: lastError, retryable: lastError?.retryable });
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * Runs a stream. The budget bounds the time to the first part; afterwards `idleMs` bounds each
+   * gap. Before its first part a failing stream falls back like any call; after it, it resumes on
+   * the next candidate with the partial answer as an assistant message (or ends with
+   * StreamInterruptedError carrying the partial text).
+   */
+  async *stream(
+    options: RunOptions & { idleMs: number; firstTokenMs?: number; onStreamFailure: 'resume' | 'error' },
+    open: (target: Target, ctx: CallContext, attempt: AttemptInfo, partialText: string) => AsyncIterable<StreamPart>,
+  ): AsyncGenerator<StreamPart, StreamOutcome> {
+    const { clock } = this.deps;
+    const startedAt = clock.now();
+    const firstTokenBudget = Math.min(options.firstTokenMs ?? options.budgetMs, options.budgetMs);
+    const deadline = createDeadline(firstTokenBudget, clock, options.abortSignal);
+    // After the first part the budget no longer applies; the caller's signal still does.
+    const lifetime = childController(options.abortSignal ?? new AbortController().signal);
+    const attempts: AttemptRecord[] = [];
+    const candidates = options.plan.candidates;
+    let partial = '';
+    let usage: Usage | undefined;
+    let finishReason: StreamOutcome['finishReason'] = 'stop';
+    let ttftMs: number | undefined;
+    let current: { candidate: Candidate; iterator: AsyncIterator<StreamPart>; controller: AbortController; record: AttemptRecord; replica?: number } | undefined;
+    let hedged = false;
+    let lastError: InferlaneError | undefined;
+    const hedgeOn = options.hedge !== false && options.hedge !== undefined;
+    if (hedgeOn) this.deps.hedgeBudget.deposit();
+    let index = 0;
+    let retry = 0;
+    try {
+      while (index < candidates.length) {
+        const candidate = candidates[index];
+        if (!current) {
+          // Open a stream and wait for its first part (the budget's deadline rules here).
+          const parent = partial ? lifetime.controller.signal : deadline.signal;
+          if (partial === '') this.throwIfDone(deadline, options, attempts, lastError);
+          else if (lifetime.controller.signal.aborted) throw new AbortedError(undefined, {});
+          if (!this.deps.stats.tryAcquire(candidate.target.id, clock.now())) {
+            attempts.push(this.skipped(candidate, startedAt, 'circuit open'));
+            index++;
+            retry = 0;
+            continue;
+          }
+          const secondary = hedgeOn && retry === 0 && partial === '' ? this.hedgeCandidate(candidates, index, deadline) : undefined;
+          const openFirst = (which: Candidate, isHedge: boolean) =>
+            this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart> }>(
+              options,
+              which,
+              { signal: parent, at: partial ? Number.POSITIVE_INFINITY : deadline.at },
+              startedAt,
+              attempts,
+              async (target, ctx, info) => {
+                const iterator = open(target, ctx, info, partial)[Symbol.asyncIterator]();
+                const first = await this.firstPart(iterator, ctx.signal);
+                return { iterator, first };
+              },
+              retry,
+              isHedge,
+              partial ? undefined : this.attemptLimit(candidates, candidates.indexOf(which), deadline, 'ttft'),
+            );
+          try {
+            const primary = openFirst(candidate, false);
+            const settled = secondary
+              ? await this.race(options, primary, () => openFirst(secondary.candidate, true), secondary.afterMs, deadline, startedAt)
+              : await this.settleOpen(primary, startedAt);
+            const winner = settled.started;
+            if (settled.hedged) hedged = true;
+            if (winner.candidate !== candidate) index = candidates.indexOf(winner.candidate);
+            current = { candidate: winner.candidate, iterator: settled.value.iterator, controller: winner.controller, record: winner.record, replica: winner.replica };
+            if (ttftMs === undefined) ttftMs = clock.now() - startedAt;
+            current.record.ttftMs = clock.now() - startedAt - current.record.startMs;
+            const first = settled.value.first;
+            if (first.done) throw new InferlaneError('PROVIDER_ERROR', 'the stream ended before any part', { retryable: true, target: winner.candidate.target.id });
+            const part = first.value;
+            if (part.type === 'error') throw toInferlaneError(part.error, winner.candidate.target.id);
+            if (part.type === 'text-delta') {
+              partial += part.text;
+              yield part;
+            } else if (part.type === 'usage') usage = mergeUsage(usage, part.usage);
+            else if (part.type === 'finish') {
+              finishReason = part.finishReason;
+              usage = mergeUsage(usage, part.usage);
+            }
+          } catch (thrown) {
+            const error = this.classify(thrown, partial ? undefined : deadline, options, attempts);
+            lastError = error;
+            if ((thrown as { hedgeConsumedNext?: boolean })?.hedgeConsumedNext) index++;
+            const next = candidates[index + 1];
+            if (partial) {
+              if (options.onStreamFailure === 'resume' && next && error.code !== 'ABORTED') {
+                yield { type: 'resumed', fromTarget: candidate.target.id, toTarget: next.target.id, offset: partial.length, reason: error.code };
+                index++;
+                retry = 0;
+                continue;
+              }
+              if (error.code === 'ABORTED') throw error;
+              throw new StreamInterruptedError(partial, attempts, { cause: error, target: candidate.target.id });
+            }
+            const decision = decide({
+              error,
+              retries: retry,
+              remainingMs: deadline.remaining(),
+              attemptMs: this.predict(candidate.target.id, 'ttft', 0.5, candidate.predictedMs.p50),
+              reserveMs: next ? this.predict(next.target.id, 'ttft', 0.5, next.predictedMs.p50) : 0,
+              hasNext: next !== undefined,
+              settings: { ...this.deps.retry, maxRetries: options.maxRetries ?? this.deps.retry.maxRetries },
+              random: this.deps.random,
+            });
+            if (decision.action === 'stop') throw this.finalError(error, deadline, options, attempts, decision.reason);
+            if (decision.action === 'retry') {
+              this.deps.emit('retry', { operation: options.operation, target: candidate.target.id, retry: retry + 1, delayMs: Math.round(decision.delayMs), reason: decision.reason, code: error.code });
+              await sleep(decision.delayMs, deadline.signal, clock).catch(() => undefined);
+              retry++;
+              continue;
+            }
+            if (next) this.deps.emit('fallback', { operation: options.operation, from: candidate.target.id, to: next.target.id, reason: decision.reason, code: error.code });
+            index++;
+            retry = 0;
+            continue;
+          }
+        }
+        // Pump the rest of the winning stream under the idle deadline.
+        const active = current;
+        try {
+          for (;;) {
+            const step = await this.nextWithin(active.iterator, options.idleMs, active.controller, active.candidate.target.id);
+            if (step.done) break;
+            const part = step.value;
+            if (part.type === 'text-delta') {
+              partial += part.text;
+              yield part;
+            } else if (part.type === 'usage') usage = mergeUsage(usage, part.usage);
+            else if (part.type === 'finish') {
+              finishReason = part.finishReason;
+              usage = mergeUsage(usage, part.usage);
+            } else if (part.type === 'error') throw toInferlaneError(part.error, active.candidate.target.id);
+          }
+          active.record.outcome = 'ok';
+          active.record.durationMs = clock.now() - startedAt - active.record.startMs;
+          this.deps.stats.recordSuccess(active.candidate.target.id, { ttftMs: active.record.ttftMs, totalMs: active.record.durationMs }, clock.now());
+          options.conversation?.settle?.(active.candidate.target, active.replica, true);
+          this.deps.emit('attempt', { ...active.record, operation: options.operation });
+          return {
+            candidate: active.candidate,
+            attempts,
+            text: partial,
+            usage,
+            finishReason,
+            ttftMs,
+            totalMs: clock.now() - startedAt,
+            replica: active.replica,
+            fellBack: active.candidate !== candidates[0],
+            hedged,
+          };
+        } catch (thrown) {
+          active.controller.abort('stream-failed');
+          const error = lifetime.controller.signal.aborted ? new AbortedError(undefined, { target: active.candidate.target.id }) : toInferlaneError(thrown, active.candidate.target.id);
+          lastError = error;
+          this.failRecord(active.record, error, startedAt, options, active.candidate, active.replica);
+          current = undefined;
+          if (error.code === 'ABORTED') throw error;
+          const next = candidates[index + 1];
+          if (options.onStreamFailure === 'resume' && next) {
+            yield { type: 'resumed', fromTarget: active.candidate.target.id, toTarget: next.target.id, offset: partial.length, reason: error.code };
+            index++;
+            retry = 0;
+            continue;
+          }
+          throw new StreamInterruptedError(partial, attempts, { cause: error, target: active.candidate.target.id });
+        }
+      }
+      if (partial) throw new StreamInterruptedError(partial, attempts, { cause: lastError });
+      this.throwIfDone(deadline, options, attempts, lastError);
+      throw new AllTargetsFailedError(attempts, { cause: lastError, retryable: lastError?.retryable });
+    } finally {
+      // Breaking out of `for await` lands here too: abort whatever is still open.
+      current?.controller.abort('done');
+      lifetime.release();
+      lifetime.controller.abort('done');
+      deadline.dispose();
+    }
+  }
+
+  // -- pieces -------------------------------------------------------------------------------
+
+  private hedgeCandidate(candidates: Candidate[], index: number, deadline: Deadline): { candidate: Candidate; afterMs: number } | undefined {
+    const next = candidates[index + 1];
+    if (!next) return undefined;
+    const primary = candidates[index];
+    const afterMs = this.predict(primary.target.id, 'ttft', 0.9, primary.predictedMs.ttftP90);
+    // A hedge that could not answer before the deadline only adds load.
+    if (afterMs + this.predict(next.target.id, 'ttft', 0.5, next.predictedMs.p50) > deadline.remaining()) return undefined;
+    return { candidate: next, afterMs };
+  }
+
+  /**
+   * How long one attempt may run when another candidate follows: at least 1.5x its own p90, and
+   * otherwise everything but a reserve for the next candidate (twice its p90, at least a quarter
+   * and at most half of what remains). The last candidate gets all that remains.
+   */
+  private attemptLimit(candidates: Candidate[], index: number, deadline: Deadline, metric: 'ttft' | 'total'): number | undefined {
+    const next = candidates[index + 1];
+    if (!next) return undefined;
+    const remaining = deadline.remaining();
+    const own = this.predict(candidates[index].target.id, metric, 0.9, metric === 'ttft' ? candidates[index].predictedMs.ttftP90 : candidates[index].predictedMs.p90);
+    const nextP90 = this.predict(next.target.id, metric, 0.9, metric === 'ttft' ? next.predictedMs.ttftP90 : next.predictedMs.p90);
+    const reserve = Math.min(Math.max(2 * nextP90, remaining / 4), remaining / 2);
+    const limit = Math.max(own * 1.5, remaining - reserve);
+    return limit >= remaining ? undefined : limit;
+  }
+
+  private predict(targetId: string, metric: 'ttft' | 'total', q: number, fallback: number): number {
+    return this.deps.stats.latency(targetId, metric, q) ?? fallback;
+  }
+
+  private start<T>(
+    options: RunOptions,
+    candidate: Candidate,
+    deadline: Pick<Deadline, 'signal' | 'at'>,
+    startedAt: number,
+    attempts: AttemptRecord[],
+    attemptFn: AttemptFn<T>,
+    retry: number,
+    hedge: boolean,
+    limitMs?: number,
+  ): Started<T> {
+    const { clock } = this.deps;
+    const { controller, release } = childController(deadline.signal);
+    // An attempt may not eat the time the next candidate needs (a hung primary must leave room).
+    const limitTimer = limitMs !== undefined ? clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs)) : undefined;
+    const record: AttemptRecord = { target: candidate.target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0, ...(hedge ? { hedge: true } : {}) };
+    attempts.push(record);
+    let prepared: AttemptInfo['prepared'];
+    let replica: number | undefined;
+    const promise = (async () => {
+      try {
+        prepared = options.conversation?.prepare?.(candidate.target, retry);
+        replica = prepared?.replica;
+        if (replica !== undefined) record.replica = replica;
+        const ctx: CallContext = {
+          signal: controller.signal,
+          deadline: deadline.at,
+          segment: options.segment,
+          promptCacheKey: prepared?.promptCacheKey,
+          cacheBreakpoints: prepared?.cacheBreakpoints,
+          replica,
+          emit: (event, payload) => this.deps.emit(event, payload),
+        };
+        // Never wait on an adapter past its signal: the budget rules even if an adapter is slow to notice.
+        return await abortable(attemptFn(candidate.target, ctx, { retry, prepared }), controller.signal);
+      } catch (error) {
+        if (controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted) {
+          throw new DeadlineExceededError(Math.round(limitMs ?? 0), { target: candidate.target.id, detail: `${candidate.target.id} did not answer within its share of the budget, leaving time for the next target`, cause: error });
+        }
+        throw error;
+      } finally {
+        if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
+        release();
+      }
+    })();
+    const started: Started<T> = { candidate, promise, controller, record, replica: undefined };
+    promise.then(
+      () => {
+        started.replica = replica;
+      },
+      () => {
+        started.replica = replica;
+      },
+    );
+    return started;
+  }
+
+  private async settle<T>(options: RunOptions, started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
+    try {
+      const value = await started.promise;
+      this.succeed(started, startedAt, options);
+      return { value, started, hedged: false };
+    } catch (error) {
+      this.failRecord(started.record, toInferlaneError(error, started.candidate.target.id), startedAt, options, started.candidate, started.replica);
+      throw error;
+    }
+  }
+
+  /** For streams: success is recorded when the stream ends, not when it opens. */
+  private async settleOpen<T>(started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
+    try {
+      return { value: await started.promise, started, hedged: false };
+    } catch (error) {
+      this.failRecord(started.record, toInferlaneError(error, started.candidate.target.id), startedAt, undefined, started.candidate, started.replica);
+      throw error;
+    }
+  }
+
+  private succeed<T>(started: Started<T>, startedAt: number, options: RunOptions): void {
+    const now = this.deps.clock.now();
+    started.record.outcome = 'ok';
+    started.record.durationMs = now - startedAt - started.record.startMs;
+    this.deps.stats.recordSuccess(started.candidate.target.id, { totalMs: started.record.durationMs, ttftMs: started.record.durationMs }, now);
+    options.conversation?.settle?.(started.candidate.target, started.replica, true);
+    this.deps.emit('attempt', { ...started.record, operation: options.operation });
+  }
+
+  private failRecord(record: AttemptRecord, error: InferlaneError, startedAt: number, options: RunOptions | undefined, candidate: Candidate, replica: number | undefined): void {
+    const now = this.deps.clock.now();
+    record.outcome = error.code === 'ABORTED' ? 'aborted' : 'error';
+    record.code = error.code;
+    record.status = error.status;
+    record.message = redact(error.message).slice(0, 200);
+    record.durationMs = now - startedAt - record.startMs;
+    if (record.outcome === 'error') this.deps.stats.recordFailure(candidate.target.id, error, now);
+    options?.conversation?.settle?.(candidate.target, replica, false);
+    if (options) this.deps.emit('attempt', { ...record, operation: options.operation });
+  }
+
+  /**
+   * Runs the primary; if it has not answered after `afterMs`, starts the secondary too. The
+   * first to succeed wins and the other is aborted (its connection closes). A primary that fails
+   * before the hedge starts is reported like any failure. When both fail, the error carries
+   * `hedgeConsumedNext` so the caller skips the candidate the hedge already used.
+   */
+  private async race<T>(
+    options: RunOptions,
+    primary: Started<T>,
+    startSecondary: () => Started<T>,
+    afterMs: number,
+    deadline: Deadline,
+    startedAt: number,
+  ): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
+    const { clock } = this.deps;
+    const isStream = options.operation === 'stream';
+    const settleOne = (started: Started<T>) =>
+      started.promise.then(
+        (value) => ({ ok: true as const, value, started }),
+        (error: unknown) => ({ ok: false as const, error, started }),
+      );
+    let timer: unknown;
+    const hedgeTime = new Promise<'hedge'>((resolve) => {
+      timer = clock.setTimeout(() => resolve('hedge'), afterMs);
+    });
+    const primaryResult = settleOne(primary);
+    const first = await Promise.race([primaryResult, hedgeTime]);
+    clock.clearTimeout(timer);
+    if (first !== 'hedge' || deadline.signal.aborted || !this.deps.hedgeBudget.take()) {
+      return isStream ? this.settleOpen(primary, startedAt) : this.settle(options, primary, startedAt);
+    }
+    const secondary = startSecondary();
+    const secondaryResult = settleOne(secondary);
+    const report = (winner: string) =>
+      this.deps.emit('hedge', { operation: options.operation, primary: primary.candidate.target.id, hedge: secondary.candidate.target.id, afterMs: Math.round(afterMs), winner });
+    const fail = (result: { error: unknown; started: Started<T> }) =>
+      this.failRecord(result.started.record, toInferlaneError(result.error, result.started.candidate.target.id), startedAt, options, result.started.candidate, result.started.replica);
+    const win = (result: { value: T; started: Started<T> }, loser?: Started<T>) => {
+      if (loser) {
+        loser.controller.abort('hedge-lost');
+        loser.record.outcome = 'aborted';
+        loser.record.code = 'ABORTED';
+        loser.record.message = 'lost the hedge';
+        loser.record.durationMs = clock.now() - startedAt - loser.record.startMs;
+      }
+      if (!isStream) this.succeed(result.started, startedAt, options);
+      report(result.started.candidate.target.id);
+      return { value: result.value, started: result.started, hedged: true };
+    };
+    const firstDone = await Promise.race([primaryResult, secondaryResult]);
+    const other = firstDone.started === primary ? secondary : primary;
+    if (firstDone.ok) return win(firstDone, other);
+    fail(firstDone);
+    const secondDone = await (firstDone.started === primary ? secondaryResult : primaryResult);
+    if (secondDone.ok) return win(secondDone);
+    fail(secondDone);
+    report('none');
+    const wrapped = toInferlaneError(secondDone.error);
+    throw Object.assign(wrapped, { hedgeConsumedNext: true });
+  }
+
+  private async firstPart(iterator: AsyncIterator<StreamPart>, signal: AbortSignal): Promise<IteratorResult<StreamPart>> {
+    for (;;) {
+      const step = await abortable(iterator.next(), signal);
+      // Usage before text (some servers) is not a first token; keep waiting.
+      if (step.done || step.value.type !== 'usage') return step;
+    }
+  }
+
+  private nextWithin(iterator: AsyncIterator<StreamPart>, idleMs: number, controller: AbortController, targetId: string): Promise<IteratorResult<StreamPart>> {
+    const { clock } = this.deps;
+    return new Promise((resolve, reject) => {
+      const timer = clock.setTimeout(() => {
+        controller.abort('stream-timeout');
+        reject(new DeadlineExceededError(idleMs, { target: targetId, detail: `no stream part for ${idleMs} ms (idleMs)` }));
+      }, idleMs);
+      abortable(iterator.next(), controller.signal).then(
+        (step) => {
+          clock.clearTimeout(timer);
+          resolve(step);
+        },
+        (error) => {
+          clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private skipped(candidate: Candidate, startedAt: number, reason: string): AttemptRecord {
+    return { target: candidate.target.id, outcome: 'skipped', message: reason, startMs: this.deps.clock.now() - startedAt, durationMs: 0 };
+  }
+
+  private classify(thrown: unknown, deadline: Deadline | undefined, options: RunOptions, attempts: AttemptRecord[]): InferlaneError {
+    if (deadline?.cause() === 'caller' || options.abortSignal?.aborted) return new AbortedError();
+    if (deadline?.cause() === 'deadline') return new DeadlineExceededError(options.budgetMs, { detail: describeAttempts(attempts) });
+    return toInferlaneError(thrown);
+  }
+
+  private throwIfDone(deadline: Deadline, options: RunOptions, attempts: AttemptRecord[], lastError: InferlaneError | undefined): void {
+    if (options.abortSignal?.aborted || deadline.cause() === 'caller') throw new AbortedError();
+    if (deadline.cause() === 'deadline' || deadline.remaining() <= 0) {
+      throw new DeadlineExceededError(options.budgetMs, { detail: describeAttempts(attempts), cause: lastError });
+    }
+  }
+
+  private finalError(error: InferlaneError, deadline: Deadline, options: RunOptions, attempts: AttemptRecord[], reason: string): InferlaneError {
+    if (error.code === 'ABORTED' || error.code === 'DEADLINE_EXCEEDED' || error.code === 'INVALID_REQUEST') return error;
+    if (error.code === 'PROVIDER_ERROR' && !error.retryable) return error;
+    if (deadline.cause() === 'deadline') return new DeadlineExceededError(options.budgetMs, { detail: describeAttempts(attempts), cause: error });
+    if (attempts.length <= 1) return error;
+    return new AllTargetsFailedError(attempts, { cause: error, retryable: error.retryable });
+  }
+}
+
+export interface StreamOutcome {
+  candidate: Candidate;
+  attempts: AttemptRecord[];
+  text: string;
+  usage?: Usage;
+  finishReason: 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
+  ttftMs?: number;
+  totalMs: number;
+  replica?: number;
+  fellBack: boolean;
+  hedged: boolean;
+}
+
+function describeAttempts(attempts: AttemptRecord[]): string {
+  if (attempts.length === 0) return 'no attempt could start';
+  return attempts.map((a) => `${a.target} ${a.outcome}${a.code ? ` ${a.code}` : ''} after ${Math.round(a.durationMs)} ms`).join('; ');
+}
+
+/** Rejects as soon as `signal` aborts, even if `promise` never settles (a hung iterator). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(new AbortedError('aborted'));
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => undefined);
+      reject(new AbortedError('aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+  if (!b) return a;
+  return { ...a, ...Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)) };
+}

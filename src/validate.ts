@@ -1,0 +1,167 @@
+/**
+ * Validation of every public call. Bad input gets an InvalidRequestError that names the field;
+ * nothing invalid reaches a provider.
+ */
+import { InvalidRequestError } from './errors.js';
+import type { Message, Target } from './target.js';
+import type { CommonOptions, EmbedRequest, GenerateRequest, ImageRequest, SpeechRequest, StreamRequest, TranscribeRequest } from './types.js';
+
+const roles = new Set(['system', 'user', 'assistant', 'tool']);
+const segments = new Set(['realtime', 'interactive', 'batch']);
+const operationMethods = ['doGenerate', 'doStream', 'doGenerateMany', 'doEmbed', 'doImage', 'doTranscribe', 'doSpeech', 'doVideo'] as const;
+const targetKinds = new Set(['device', 'realtime', 'cloud', 'batch']);
+const modalities = new Set(['text', 'embedding', 'image', 'transcription', 'speech', 'video']);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonNegativeNumber(value: unknown, field: string, options: { integer?: boolean; positive?: boolean } = {}): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (options.positive && value === 0)) {
+    throw new InvalidRequestError(field, `must be a ${options.positive ? 'positive' : 'non-negative'} finite number, got ${describe(value)}`);
+  }
+  if (options.integer && !Number.isInteger(value)) throw new InvalidRequestError(field, `must be an integer, got ${value}`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 40)}…` : value}'`;
+  if (typeof value === 'number') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+export function validateCommon(request: CommonOptions): void {
+  const latency = request.latency;
+  if (latency !== undefined) {
+    if (typeof latency === 'number') {
+      if (!Number.isFinite(latency) || latency <= 0) throw new InvalidRequestError('latency', `must be a positive number of milliseconds or one of realtime, interactive, batch; got ${describe(latency)}`);
+    } else if (typeof latency !== 'string' || !segments.has(latency)) {
+      throw new InvalidRequestError('latency', `must be 'realtime', 'interactive', 'batch' or a number of ms; got ${describe(latency)}`);
+    }
+  }
+  if (request.privacy !== undefined && request.privacy !== 'any' && request.privacy !== 'device-only') {
+    throw new InvalidRequestError('privacy', `must be 'any' or 'device-only'; got ${describe(request.privacy)}`);
+  }
+  nonNegativeNumber(request.maxRetries, 'maxRetries', { integer: true });
+  if (request.abortSignal !== undefined && !(typeof request.abortSignal === 'object' && request.abortSignal !== null && 'aborted' in request.abortSignal)) {
+    throw new InvalidRequestError('abortSignal', 'must be an AbortSignal');
+  }
+  if (request.targets !== undefined && (!Array.isArray(request.targets) || request.targets.some((t) => typeof t !== 'string'))) {
+    throw new InvalidRequestError('targets', 'must be an array of target ids');
+  }
+  if (request.prefer !== undefined && request.prefer !== 'fastest' && request.prefer !== 'cheapest') {
+    throw new InvalidRequestError('prefer', `must be 'fastest' or 'cheapest'; got ${describe(request.prefer)}`);
+  }
+  if (request.providerOptions !== undefined && !isObject(request.providerOptions)) throw new InvalidRequestError('providerOptions', 'must be an object keyed by provider name');
+}
+
+export function validateMessages(messages: unknown, field = 'messages'): asserts messages is Message[] {
+  if (!Array.isArray(messages)) throw new InvalidRequestError(field, `must be an array of messages; got ${describe(messages)}`);
+  if (messages.length === 0) throw new InvalidRequestError(field, 'must contain at least one message');
+  messages.forEach((message, index) => {
+    if (!isObject(message)) throw new InvalidRequestError(`${field}[${index}]`, 'must be an object with role and content');
+    if (typeof message.role !== 'string' || !roles.has(message.role)) {
+      throw new InvalidRequestError(`${field}[${index}].role`, `must be one of system, user, assistant, tool; got ${describe(message.role)}`);
+    }
+    if (typeof message.content !== 'string') {
+      throw new InvalidRequestError(`${field}[${index}].content`, `must be a string; got ${describe(message.content)}`);
+    }
+  });
+}
+
+/** Returns the messages the request describes (system + messages or prompt). */
+export function validateGenerate(request: GenerateRequest | StreamRequest): Message[] {
+  if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
+  validateCommon(request);
+  const asImage = request as GenerateRequest & { size?: unknown; n?: unknown };
+  if (asImage.size !== undefined || asImage.n !== undefined) {
+    throw new InvalidRequestError('size', 'image options belong to generateImage(), not generate()');
+  }
+  if (request.messages !== undefined && request.prompt !== undefined) throw new InvalidRequestError('prompt', 'give either messages or prompt, not both');
+  if (request.system !== undefined && typeof request.system !== 'string') throw new InvalidRequestError('system', 'must be a string');
+  let messages: Message[];
+  if (request.messages !== undefined) {
+    validateMessages(request.messages);
+    messages = request.messages;
+  } else if (request.prompt !== undefined) {
+    if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new InvalidRequestError('prompt', `must be a non-empty string; got ${describe(request.prompt)}`);
+    messages = [{ role: 'user', content: request.prompt }];
+  } else {
+    throw new InvalidRequestError('messages', 'give messages or prompt');
+  }
+  nonNegativeNumber(request.maxOutputTokens, 'maxOutputTokens', { integer: true, positive: true });
+  nonNegativeNumber(request.temperature, 'temperature');
+  nonNegativeNumber(request.topP, 'topP');
+  if (request.stop !== undefined && (!Array.isArray(request.stop) || request.stop.some((s) => typeof s !== 'string'))) throw new InvalidRequestError('stop', 'must be an array of strings');
+  const stream = request as StreamRequest;
+  nonNegativeNumber(stream.firstTokenMs, 'firstTokenMs', { positive: true });
+  nonNegativeNumber(stream.idleMs, 'idleMs', { positive: true });
+  if (stream.onStreamFailure !== undefined && stream.onStreamFailure !== 'resume' && stream.onStreamFailure !== 'error') {
+    throw new InvalidRequestError('onStreamFailure', `must be 'resume' or 'error'; got ${describe(stream.onStreamFailure)}`);
+  }
+  return request.system ? [{ role: 'system', content: request.system }, ...messages] : messages;
+}
+
+export function validateEmbed(request: EmbedRequest): string[] {
+  if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
+  validateCommon(request);
+  const input = request.input;
+  const inputs = typeof input === 'string' ? [input] : input;
+  if (!Array.isArray(inputs)) throw new InvalidRequestError('input', `must be a string or an array of strings; got ${describe(input)}`);
+  if (inputs.length === 0) throw new InvalidRequestError('input', 'must contain at least one string');
+  inputs.forEach((item, index) => {
+    if (typeof item !== 'string') throw new InvalidRequestError(`input[${index}]`, `must be a string; got ${describe(item)}`);
+  });
+  nonNegativeNumber(request.dimensions, 'dimensions', { integer: true, positive: true });
+  return inputs;
+}
+
+export function validateImage(request: ImageRequest): void {
+  if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
+  validateCommon(request);
+  if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new InvalidRequestError('prompt', `must be a non-empty string; got ${describe(request.prompt)}`);
+  if (request.size !== undefined && (typeof request.size !== 'string' || !/^\d+x\d+$/.test(request.size))) throw new InvalidRequestError('size', `must look like '1024x1024'; got ${describe(request.size)}`);
+  nonNegativeNumber(request.n, 'n', { integer: true, positive: true });
+}
+
+export function validateTranscribe(request: TranscribeRequest): Uint8Array {
+  if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
+  validateCommon(request);
+  const audio = request.audio;
+  if (audio instanceof Uint8Array) {
+    if (audio.byteLength === 0) throw new InvalidRequestError('audio', 'must not be empty');
+    return audio;
+  }
+  if (audio instanceof ArrayBuffer) {
+    if (audio.byteLength === 0) throw new InvalidRequestError('audio', 'must not be empty');
+    return new Uint8Array(audio);
+  }
+  throw new InvalidRequestError('audio', `must be a Uint8Array or ArrayBuffer; got ${describe(audio)}`);
+}
+
+export function validateSpeech(request: SpeechRequest): void {
+  if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
+  validateCommon(request);
+  if (typeof request.text !== 'string' || request.text.length === 0) throw new InvalidRequestError('text', `must be a non-empty string; got ${describe(request.text)}`);
+}
+
+/** Checks the targets given to createClient. */
+export function validateTargets(targets: unknown): asserts targets is Target[] {
+  if (!Array.isArray(targets) || targets.length === 0) throw new InvalidRequestError('targets', 'give at least one target');
+  const seen = new Set<string>();
+  targets.forEach((target, index) => {
+    const field = `targets[${index}]`;
+    if (!isObject(target)) throw new InvalidRequestError(field, 'must be a target object (from a provider factory)');
+    if (typeof target.id !== 'string' || target.id.length === 0) throw new InvalidRequestError(`${field}.id`, 'must be a non-empty string');
+    if (seen.has(target.id)) throw new InvalidRequestError(`${field}.id`, `'${target.id}' is used by another target; ids must be unique`);
+    seen.add(target.id);
+    if (typeof target.kind !== 'string' || !targetKinds.has(target.kind)) throw new InvalidRequestError(`${field}.kind`, `must be device, realtime, cloud or batch; got ${describe(target.kind)}`);
+    if (!Array.isArray(target.modalities) || target.modalities.length === 0 || target.modalities.some((m) => !modalities.has(m as string))) {
+      throw new InvalidRequestError(`${field}.modalities`, 'must list at least one of text, embedding, image, transcription, speech, video');
+    }
+    const hasMethod = operationMethods.some((name) => typeof target[name] === 'function') || isObject(target.batch);
+    if (!hasMethod) throw new InvalidRequestError(field, `target '${target.id}' implements no do* method and no batch endpoint`);
+  });
+}

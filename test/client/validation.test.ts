@@ -1,0 +1,110 @@
+/**
+ * Bad input: every invalid call rejects with INVALID_REQUEST naming the field, and none reaches
+ * the server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, InferlaneError, type InferlaneClient } from '../../src/index.js';
+import { mockTarget } from '../../src/testing.js';
+import { openai } from '../../providers/openai/index.js';
+import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
+
+let server: OpenAIServer;
+let client: InferlaneClient;
+
+beforeAll(async () => {
+  server = await startOpenAIServer();
+  client = createClient({ targets: [openai({ model: 'm', baseURL: server.baseURL, apiKey: 'test', imageModel: 'img', transcriptionModel: 'whisper' })] });
+});
+afterAll(() => server.close());
+
+const user = [{ role: 'user' as const, content: 'hi' }];
+
+type Call = [name: string, run: () => Promise<unknown>, field: string];
+
+const calls: Call[] = [
+  ['negative budget', () => client.generate({ messages: user, latency: -5 }), 'latency'],
+  ['NaN budget', () => client.generate({ messages: user, latency: Number.NaN }), 'latency'],
+  ['zero budget', () => client.generate({ messages: user, latency: 0 }), 'latency'],
+  ['unknown segment', () => client.generate({ messages: user, latency: 'soon' as never }), 'latency'],
+  ['empty messages', () => client.generate({ messages: [] }), 'messages'],
+  ['messages not an array', () => client.generate({ messages: 'hi' as never }), 'messages'],
+  ['unknown role', () => client.generate({ messages: [{ role: 'wizard' as never, content: 'x' }] }), 'messages[0].role'],
+  ['content not a string', () => client.generate({ messages: [user[0], { role: 'user', content: 42 as never }] }), 'messages[1].content'],
+  ['neither messages nor prompt', () => client.generate({}), 'messages'],
+  ['both messages and prompt', () => client.generate({ messages: user, prompt: 'x' }), 'prompt'],
+  ['empty prompt', () => client.generate({ prompt: '' }), 'prompt'],
+  ['image options sent to generate', () => client.generate({ prompt: 'a red fox', size: '1024x1024' } as never), 'size'],
+  ['unknown privacy', () => client.generate({ prompt: 'x', privacy: 'secret' as never }), 'privacy'],
+  ['negative maxRetries', () => client.generate({ prompt: 'x', maxRetries: -1 }), 'maxRetries'],
+  ['fractional maxOutputTokens', () => client.generate({ prompt: 'x', maxOutputTokens: 1.5 }), 'maxOutputTokens'],
+  ['stop not strings', () => client.generate({ prompt: 'x', stop: [1] as never }), 'stop'],
+  ['empty embed input', () => client.embed({ input: [] }), 'input'],
+  ['non-string embed item', () => client.embed({ input: ['a', 7 as never] }), 'input[1]'],
+  ['embed input missing', () => client.embed({} as never), 'input'],
+  ['image without prompt', () => client.generateImage({ prompt: '' }), 'prompt'],
+  ['image bad size', () => client.generateImage({ prompt: 'fox', size: 'huge' }), 'size'],
+  ['transcribe empty audio', () => client.transcribe({ audio: new Uint8Array(0) }), 'audio'],
+  ['transcribe not bytes', () => client.transcribe({ audio: 'abc' as never }), 'audio'],
+  ['speech without text', () => client.generateSpeech({ text: '' }), 'text'],
+  [
+    'stream bad onStreamFailure',
+    async () => {
+      for await (const _ of client.stream({ prompt: 'x', onStreamFailure: 'retry' as never })) void _;
+    },
+    'onStreamFailure',
+  ],
+  [
+    'stream negative idleMs',
+    async () => {
+      for await (const _ of client.stream({ prompt: 'x', idleMs: -1 })) void _;
+    },
+    'idleMs',
+  ],
+];
+
+describe('invalid calls', () => {
+  it.each(calls)('%s rejects with INVALID_REQUEST naming the field', async (_name, run, field) => {
+    const error = await run().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(InferlaneError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'INVALID_REQUEST', field });
+    expect((error as Error).message).toContain(field);
+  });
+
+  it('none of them reached the server', () => {
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('invalid clients', () => {
+  const cases: [string, () => unknown, string][] = [
+    ['no targets', () => createClient({ targets: [] }), 'targets'],
+    ['a target id used twice', () => createClient({ targets: [mockTarget({ id: 'a' }), mockTarget({ id: 'a' })] }), 'targets[1].id'],
+    ['a target without any do* method', () => createClient({ targets: [{ id: 'x', kind: 'cloud', modalities: ['text'] }] }), 'targets[0]'],
+    ['an unknown kind', () => createClient({ targets: [{ ...mockTarget(), kind: 'edge' as never }] }), 'targets[0].kind'],
+    ['an unknown modality', () => createClient({ targets: [{ ...mockTarget(), modalities: ['smell' as never] }] }), 'targets[0].modalities'],
+  ];
+  it.each(cases)('%s throws INVALID_REQUEST naming the field', (_name, make, field) => {
+    expect(make).toThrowError(expect.objectContaining({ code: 'INVALID_REQUEST', field }));
+  });
+});
+
+describe('no route', () => {
+  it('explains every rejected target when nothing can serve the modality', async () => {
+    const text = createClient({ targets: [mockTarget({ id: 'cloud-text', modalities: ['text'] }), mockTarget({ id: 'device-text', kind: 'device', modalities: ['text'] })] });
+    const error = await text.generateImage({ prompt: 'a red fox', latency: 80 }).catch((e) => e);
+    expect(error.code).toBe('NO_ROUTE');
+    expect(error.message).toContain("no target can serve image (modality 'image') within 80 ms");
+    expect(error.rejections.map((r: { target: string }) => r.target).sort()).toEqual(['cloud-text', 'device-text']);
+  });
+
+  it('refuses device-only requests when only network targets exist, saying why', async () => {
+    const cloudOnly = createClient({ targets: [mockTarget({ id: 'cloud' })] });
+    const error = await cloudOnly.generate({ prompt: 'secret', privacy: 'device-only' }).catch((e) => e);
+    expect(error.code).toBe('PRIVACY_VIOLATION');
+    expect(error.message).toContain('device-only');
+    expect((cloudOnly.targets[0] as ReturnType<typeof mockTarget>).calls).toHaveLength(0);
+  });
+});

@@ -1,0 +1,220 @@
+/**
+ * The executor with the real `openai` client against the local server: fallbacks, retries,
+ * Retry-After, circuits, aborts and the latency budget.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, InferlaneError } from '../../src/index.js';
+import { openai } from '../../providers/openai/index.js';
+import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
+
+let primary: OpenAIServer;
+let secondary: OpenAIServer;
+
+beforeAll(async () => {
+  primary = await startOpenAIServer({ seed: 1 });
+  secondary = await startOpenAIServer({ seed: 2 });
+  // Warm up: the first call in a process loads the openai client module; budgets below are about
+  // steady-state behaviour, not module loading.
+  await twoTargets().generate({ messages: [{ role: 'user', content: 'warm up' }] });
+  primary.reset();
+});
+afterAll(async () => {
+  await primary.close();
+  await secondary.close();
+});
+afterEach(() => {
+  primary.reset();
+  secondary.reset();
+});
+
+const fast = { ttftMs: 20, totalMs: 30 };
+
+function twoTargets(extra: { retry?: { initialDelayMs?: number; maxDelayMs?: number } } = {}) {
+  return createClient({
+    targets: [
+      openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'sk-test-primary-secret-0000', expected: fast }),
+      openai({ id: 'secondary', model: 'm', baseURL: secondary.baseURL, apiKey: 'test', expected: fast }),
+    ],
+    retry: { initialDelayMs: 10, maxDelayMs: 40, ...extra.retry },
+  });
+}
+
+const messages = [{ role: 'user' as const, content: 'hello there' }];
+
+describe('fallback across targets', () => {
+  it('retries 500s on the primary, then answers from the secondary', async () => {
+    primary.script('/chat/completions', { status: 500, times: 10 });
+    const client = twoTargets();
+    const fallbacks: unknown[] = [];
+    client.on('fallback', (e) => fallbacks.push(e));
+    const result = await client.generate({ messages, latency: 'interactive' });
+    expect(result.route.target).toBe('secondary');
+    expect(result.text).toContain('hello there');
+    expect(primary.requests.filter((r) => r.route === '/chat/completions')).toHaveLength(3); // 1 + maxRetries 2
+    expect(result.route.attempts.map((a) => [a.target, a.outcome, a.status])).toEqual([
+      ['primary', 'error', 500],
+      ['primary', 'error', 500],
+      ['primary', 'error', 500],
+      ['secondary', 'ok', undefined],
+    ]);
+    expect(result.route.fellBack).toBe(true);
+    expect(fallbacks).toHaveLength(1);
+  });
+
+  it('falls back after a connection reset without waiting', async () => {
+    primary.script('/chat/completions', { reset: true, times: 10 });
+    const result = await twoTargets().generate({ messages, latency: 1500 });
+    expect(result.route.target).toBe('secondary');
+    expect(result.route.attempts[0]).toMatchObject({ target: 'primary', code: 'NETWORK_ERROR' });
+  });
+
+  it('answers from the secondary within a 300 ms budget when the primary hangs', async () => {
+    primary.script('/chat/completions', { hang: true, times: 10 });
+    const client = twoTargets();
+    const started = performance.now();
+    const result = await client.generate({ messages, latency: 300 });
+    const elapsed = performance.now() - started;
+    expect(result.route.target).toBe('secondary');
+    expect(elapsed).toBeLessThan(300 + 50); // scheduling noise only
+    await primary.waitFor((rs) => rs.some((r) => r.route === '/chat/completions' && r.aborted));
+  });
+
+  it('ends with DEADLINE_EXCEEDED inside the budget when every target hangs', async () => {
+    primary.script('/chat/completions', { hang: true, times: 10 });
+    secondary.script('/chat/completions', { hang: true, times: 10 });
+    const started = performance.now();
+    const error = await twoTargets().generate({ messages, latency: 250 }).catch((e) => e);
+    expect(InferlaneError.isInstance(error) && error.code).toBe('DEADLINE_EXCEEDED');
+    expect(performance.now() - started).toBeLessThan(250 + 50);
+    await primary.waitFor((rs) => rs.length === 1 && rs[0].aborted);
+    // The secondary got whatever time was left; whatever it was sent, it no longer holds open.
+    await secondary.waitFor((rs) => rs.every((r) => r.aborted));
+  });
+
+  it('does not fall back after a 400: the request itself is wrong', async () => {
+    primary.script('/chat/completions', { status: 400, message: 'bad parameter' });
+    const error = await twoTargets().generate({ messages }).catch((e) => e);
+    expect(error.code).toBe('PROVIDER_ERROR');
+    expect(error.status).toBe(400);
+    expect(secondary.requests).toHaveLength(0);
+    expect(primary.requests).toHaveLength(1);
+  });
+
+  it('honours Retry-After when it fits the budget', async () => {
+    primary.script('/chat/completions', [{ status: 429, retryAfterMs: 200 }]);
+    const retries: { delayMs: number }[] = [];
+    const client = twoTargets();
+    client.on('retry', (e) => retries.push(e));
+    const started = performance.now();
+    const result = await client.generate({ messages, latency: 2000 });
+    expect(result.route.target).toBe('primary');
+    expect(retries).toEqual([expect.objectContaining({ delayMs: 200, reason: 'retry-after' })]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(195);
+    expect(secondary.requests).toHaveLength(0);
+  });
+
+  it('skips to the next target when Retry-After would not fit the budget', async () => {
+    primary.script('/chat/completions', [{ status: 429, retryAfterMs: 5000 }]);
+    const started = performance.now();
+    const result = await twoTargets().generate({ messages, latency: 1000 });
+    expect(result.route.target).toBe('secondary');
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(primary.requests).toHaveLength(1);
+  });
+
+  it('opens the circuit after repeated failures and half-opens after the cooldown', async () => {
+    primary.script('/chat/completions', { status: 500, times: 100 });
+    let now = 1_000_000;
+    const client = createClient({
+      targets: [
+        openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast }),
+        openai({ id: 'secondary', model: 'm', baseURL: secondary.baseURL, apiKey: 'test', expected: fast }),
+      ],
+      retry: { maxRetries: 0 },
+      stats: { circuit: { cooldownMs: 5000 } },
+      clock: {
+        now: () => now,
+        setTimeout: (cb, ms) => {
+          const handle = setTimeout(cb, ms);
+          return handle;
+        },
+        clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      },
+    } as Parameters<typeof createClient>[0]);
+    for (let i = 0; i < 3; i++) expect((await client.generate({ messages })).route.target).toBe('secondary');
+    expect(primary.requests).toHaveLength(3);
+    const open = await client.generate({ messages });
+    expect(open.route.attempts.map((a) => a.target)).toEqual(['secondary']);
+    expect(primary.requests).toHaveLength(3);
+    expect(client.explain({ messages }).rejected).toEqual([expect.objectContaining({ target: 'primary', code: 'circuit-open' })]);
+    now += 5001; // cooldown over: one probe
+    primary.reset();
+    const probe = await client.generate({ messages });
+    expect(probe.route.target).toBe('primary');
+    expect(client.stats.circuit('primary', now)).toBe('closed');
+  });
+
+  it('opens the circuit at once on a 401 and never puts the key in errors or events', async () => {
+    primary.script('/chat/completions', { status: 401, times: 5 });
+    const client = twoTargets();
+    const seen: string[] = [];
+    for (const event of ['attempt', 'fallback', 'error', 'response', 'route'] as const) client.on(event, (e: unknown) => seen.push(JSON.stringify(e)));
+    const result = await client.generate({ messages });
+    expect(result.route.target).toBe('secondary');
+    expect(client.stats.circuit('primary', Date.now())).toBe('open');
+    expect(JSON.stringify(result.route)).not.toContain('sk-test-primary-secret');
+    expect(seen.join('\n')).not.toContain('sk-test-primary-secret');
+    expect(primary.requests[0].headers.authorization).toContain('sk-test-primary-secret'); // it was sent, to the server only
+  });
+});
+
+describe('aborts', () => {
+  it('abortSignal cancels the in-flight HTTP request and rejects with ABORTED', async () => {
+    primary.script('/chat/completions', { hang: true });
+    const client = twoTargets();
+    const controller = new AbortController();
+    const pending = client.generate({ messages, abortSignal: controller.signal, latency: 'batch' });
+    await primary.waitForRequests(1);
+    controller.abort();
+    const error = await pending.catch((e) => e);
+    expect(error.code).toBe('ABORTED');
+    await primary.waitFor((rs) => rs[0]?.aborted === true);
+    expect(secondary.requests).toHaveLength(0);
+  });
+});
+
+describe('streams', () => {
+  it('falls back when the stream fails before its first part', async () => {
+    primary.script('/chat/completions', { status: 503, times: 10 });
+    const parts: string[] = [];
+    let route;
+    for await (const part of twoTargets().stream({ prompt: 'stream me please', latency: 2000 })) {
+      if (part.type === 'text-delta') parts.push(part.text);
+      if (part.type === 'finish') route = part.route;
+    }
+    expect(parts.join('')).toContain('stream me please');
+    expect(route).toMatchObject({ target: 'secondary' });
+  });
+
+  it('ends with a typed error carrying the partial text when resumption is off', async () => {
+    primary.script('/chat/completions', { stream: { resetAfterChunks: 3 } });
+    const parts: string[] = [];
+    const error = await (async () => {
+      for await (const part of twoTargets().stream({ prompt: 'one two three four five six seven', onStreamFailure: 'error' })) {
+        if (part.type === 'text-delta') parts.push(part.text);
+      }
+    })().catch((e) => e);
+    expect(error.code).toBe('STREAM_INTERRUPTED');
+    expect(parts.length).toBeGreaterThan(0);
+    expect(error.partialText).toBe(parts.join(''));
+    expect(secondary.requests).toHaveLength(0);
+  });
+
+  it('breaking out of for-await closes the connection', async () => {
+    primary.script('/chat/completions', { stream: { interChunkMs: 30 } });
+    for await (const part of twoTargets().stream({ prompt: 'a b c d e f g h i j k l m n o p' })) {
+      if (part.type === 'text-delta') break;
+    }
+    await primary.waitFor((rs) => rs[0]?.aborted === true);
+  });
+});
