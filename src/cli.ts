@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+/**
+ * `inferlane jobs list | watch <id> | results <id>`: looks at deferred jobs in a Redis store.
+ *
+ * The CLI reads job records; it does not poll providers. `watch` re-reads the record that the
+ * worker process (the one calling `jobs.wait()` or `jobs.resume()`) updates, so it shows what
+ * that worker last saw. `results` reads a finished job's results from the provider through a
+ * target only a worker has, so here it prints the stored record's per-part summary and, for
+ * online jobs, the stored results.
+ *
+ * Store: `--redis <url>` or `REDIS_URL`; `--prefix <keyPrefix>` (default 'inferlane:').
+ */
+import { Jobs, terminalStatuses, type JobInfo } from './batching/jobs.js';
+import { redisStore } from './stores/redis.js';
+import type { KeyValueStore } from './stores/store.js';
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  /** Whether stdout is a terminal (progress bar) or not (plain lines). */
+  isTty: boolean;
+  /** @default an unref'd setTimeout */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const usage = `usage: inferlane jobs list [--status <status>]
+       inferlane jobs watch <id> [--interval <ms>]
+       inferlane jobs results <id>
+options: --redis <url> (or REDIS_URL), --prefix <redis key prefix> (default 'inferlane:')`;
+
+function parseArguments(argv: string[]): { positional: string[]; flags: Record<string, string> } {
+  const positional: string[] = [];
+  const flags: Record<string, string> = {};
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index];
+    if (argument.startsWith('--')) {
+      const [name, inline] = argument.slice(2).split('=', 2);
+      flags[name] = inline ?? argv[++index] ?? '';
+    } else positional.push(argument);
+  }
+  return { positional, flags };
+}
+
+/** A bar like `[########------------]  40% 400/1000 ok 390 failed 10 eta 2m 5s`. */
+export function progressLine(info: JobInfo, width = 24): string {
+  const done = info.counts.completed + info.counts.failed;
+  const fraction = info.counts.total === 0 ? 1 : done / info.counts.total;
+  const filled = Math.round(fraction * width);
+  const eta = info.etaMs === undefined ? '' : ` eta ${formatDuration(info.etaMs)}`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${info.counts.total} ok ${info.counts.completed} failed ${info.counts.failed} ${info.status}${eta}`;
+}
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+}
+
+function plainLine(info: JobInfo): string {
+  return `${info.id} ${info.status} total=${info.counts.total} completed=${info.counts.completed} failed=${info.counts.failed}${info.etaMs === undefined ? '' : ` eta_ms=${info.etaMs}`}`;
+}
+
+const defaultSleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+/** Runs the CLI; returns the exit code. `store` is for tests; else one is opened from the flags. */
+export async function main(argv: string[], io: CliIo, store?: KeyValueStore): Promise<number> {
+  const { positional, flags } = parseArguments(argv);
+  const [group, command, id] = positional;
+  if (group !== 'jobs' || !command || flags.help !== undefined) {
+    io.err(usage);
+    return group === undefined || flags.help !== undefined ? 0 : 2;
+  }
+  const url = flags.redis ?? process.env.REDIS_URL;
+  if (!store && !url) {
+    io.err('no store: pass --redis <url> or set REDIS_URL');
+    return 2;
+  }
+  const opened = store ?? redisStore({ url, keyPrefix: flags.prefix });
+  // No targets: the CLI only reads records.
+  const jobs = new Jobs({ store: opened, targets: [], emit: () => {}, runOnline: () => Promise.reject(new Error('the CLI runs nothing')) });
+  try {
+    switch (command) {
+      case 'list': {
+        const infos = await jobs.list(flags.status ? { status: flags.status.split(',') as JobInfo['status'][] } : {});
+        if (infos.length === 0) io.out('no jobs');
+        for (const info of infos) io.out(`${plainLine(info)} target=${info.target} created=${new Date(info.createdAt).toISOString()}`);
+        return 0;
+      }
+      case 'watch': {
+        if (!id) return fail(io, 'watch needs a job id');
+        const interval = Number(flags.interval ?? 2000);
+        const sleep = io.sleep ?? defaultSleep;
+        let last = '';
+        for (;;) {
+          const info = await jobs.get(id);
+          const line = io.isTty ? progressLine(info) : plainLine(info);
+          if (io.isTty) io.out(`\r${line}`);
+          else if (line !== last) io.out(line);
+          last = line;
+          if (terminalStatuses.has(info.status)) return info.status === 'completed' ? 0 : 1;
+          await sleep(interval);
+        }
+      }
+      case 'results': {
+        if (!id) return fail(io, 'results needs a job id');
+        const info = await jobs.get(id);
+        io.out(plainLine(info));
+        for (const part of info.parts) {
+          io.out(`part ${part.index}: ${part.items} items ${part.status} (${part.rawStatus ?? '-'}) batch=${part.providerBatchId ?? '-'} completed=${part.counts.completed} failed=${part.counts.failed}`);
+        }
+        if (info.mode === 'online' && terminalStatuses.has(info.status)) {
+          for await (const result of jobs.results(id, { cursor: 'start' })) io.out(JSON.stringify(result));
+        } else if (info.mode === 'batch') {
+          io.out('per-item results of a provider batch are read by a worker that has the target: jobs.results(id)');
+        }
+        return 0;
+      }
+      default:
+        return fail(io, `unknown command '${command}'\n${usage}`);
+    }
+  } catch (error) {
+    io.err(error instanceof Error ? error.message : String(error));
+    return 1;
+  } finally {
+    if (!store) await opened.close?.();
+  }
+}
+
+function fail(io: CliIo, message: string): number {
+  io.err(message);
+  return 2;
+}
+
+const invokedDirectly = typeof process !== 'undefined' && process.argv[1] !== undefined && /cli\.(ts|js|mjs|cjs)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2), {
+    out: (line) => (line.startsWith('\r') ? process.stdout.write(line) : process.stdout.write(`${line}\n`)),
+    err: (line) => process.stderr.write(`${line}\n`),
+    isTty: Boolean(process.stdout.isTTY),
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, main, progressLine } from '../../src/cli.js';
+import { Jobs } from '../../src/batching/jobs.js';
+import { memoryStore } from '../../src/stores/memory.js';
+import type { Target } from '../../src/target.js';
+
+function io(isTty: boolean) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (line: string) => out.push(line), err: (line: string) => err.push(line), isTty, sleep: async () => {} } };
+}
+
+async function onlineJob(count: number) {
+  const store = memoryStore();
+  const target: Target = { id: 'cloud', kind: 'cloud', modalities: ['text'], doGenerate: async () => ({ text: 'x', finishReason: 'stop' }) };
+  const jobs = new Jobs({
+    store,
+    targets: [target],
+    emit: () => {},
+    runOnline: async (_operation, item) => ({ customId: item.id, ok: true, text: { text: `answer ${item.prompt}`, finishReason: 'stop' } }),
+  });
+  const handle = await jobs.submit(Array.from({ length: count }, (_, index) => ({ id: `i${index}`, prompt: `p${index}` })));
+  return { store, jobs, handle };
+}
+
+describe('inferlane jobs CLI', () => {
+  it('lists jobs with status and counts', async () => {
+    const { store, handle } = await onlineJob(3);
+    await handle.wait({ pollIntervalMs: 60_000 });
+    const run = io(false);
+    expect(await main(['jobs', 'list'], run.io, store)).toBe(0);
+    expect(run.out).toHaveLength(1);
+    expect(run.out[0]).toContain(`${handle.id} completed total=3 completed=3 failed=0`);
+  });
+
+  it('watch prints plain lines off a TTY and a bar on a TTY, and exits at a terminal state', async () => {
+    const { store, handle } = await onlineJob(4);
+    await handle.wait({ pollIntervalMs: 60_000 });
+    const plain = io(false);
+    expect(await main(['jobs', 'watch', handle.id], plain.io, store)).toBe(0);
+    expect(plain.out).toEqual([`${handle.id} completed total=4 completed=4 failed=0`]);
+    const tty = io(true);
+    expect(await main(['jobs', 'watch', handle.id], tty.io, store)).toBe(0);
+    expect(tty.out[0]).toMatch(/^\r\[#{24}\] 100% 4\/4 ok 4 failed 0 completed$/);
+  });
+
+  it('results prints the parts and, for online jobs, every stored result', async () => {
+    const { store, handle, jobs } = await onlineJob(3);
+    await handle.wait({ pollIntervalMs: 60_000 });
+    const run = io(false);
+    expect(await main(['jobs', 'results', handle.id], run.io, store)).toBe(0);
+    const results = run.out.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+    expect(results.map((result) => result.id).sort()).toEqual(['i0', 'i1', 'i2']);
+    // The CLI read does not move the worker's saved cursor.
+    let count = 0;
+    for await (const _ of jobs.results(handle.id)) count++;
+    expect(count).toBe(3);
+  });
+
+  it('fails clearly without a store or with an unknown job', async () => {
+    const saved = process.env.REDIS_URL;
+    delete process.env.REDIS_URL;
+    const run = io(false);
+    expect(await main(['jobs', 'list'], run.io)).toBe(2);
+    expect(run.err[0]).toContain('REDIS_URL');
+    if (saved !== undefined) process.env.REDIS_URL = saved;
+    const missing = io(false);
+    expect(await main(['jobs', 'watch', 'job_nope'], missing.io, memoryStore())).toBe(1);
+    expect(missing.err[0]).toContain("no job with id 'job_nope'");
+  });
+
+  it('formats a partial bar with an ETA', () => {
+    const line = progressLine({ id: 'j', status: 'in_progress', counts: { total: 1000, completed: 390, failed: 10 }, etaMs: 125_000 } as never, 10);
+    expect(line).toBe('[####------]  40% 400/1000 ok 390 failed 10 in_progress eta 2m 5s');
+    expect(formatDuration(7_500_000)).toBe('2h 5m');
+  });
+});

@@ -1,0 +1,344 @@
+import { describe, expect, it } from 'vitest';
+import { Jobs, type JobItem, type JobProgressEvent, type JobResult, type JobsOptions } from '../../src/batching/jobs.js';
+import { InferlaneError } from '../../src/errors.js';
+import { memoryStore } from '../../src/stores/memory.js';
+import type { KeyValueStore } from '../../src/stores/store.js';
+import type { BatchItemResult, Target } from '../../src/target.js';
+import { storeBatchProvider, type StoreBatchProviderOptions } from './fixtures/store-batch-provider.js';
+
+/** A seeded generator (mulberry32) so ids and jitter repeat run to run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = Math.imul(state ^ (state >>> 15), 1 | state);
+    value ^= value + Math.imul(value ^ (value >>> 7), 61 | value);
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Setup {
+  jobs: Jobs;
+  store: KeyValueStore;
+  provider: ReturnType<typeof storeBatchProvider>;
+  events: JobProgressEvent[];
+  sleeps: number[];
+  clock: { now: number };
+}
+
+function setup(providerOptions: Partial<StoreBatchProviderOptions> = {}, extra: { targets?: Target[]; jobs?: Partial<JobsOptions>; store?: KeyValueStore } = {}): Setup {
+  const clock = { now: 1_700_000_000_000 };
+  const store = extra.store ?? memoryStore({ now: () => clock.now });
+  const provider = storeBatchProvider({ store: memoryStore(), ...providerOptions });
+  const batchTarget: Target = {
+    id: 'fake:batch',
+    kind: 'batch',
+    modalities: ['text', 'embedding'],
+    cost: { inputPerMTok: 1, outputPerMTok: 4 },
+    batch: provider,
+  };
+  const events: JobProgressEvent[] = [];
+  const sleeps: number[] = [];
+  const jobs = new Jobs({
+    store,
+    targets: extra.targets ?? [batchTarget],
+    emit: (_event, payload) => events.push(payload),
+    runOnline: async () => {
+      throw new Error('not used');
+    },
+    now: () => clock.now,
+    random: seeded(7),
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock.now += ms;
+    },
+    ...extra.jobs,
+  });
+  return { jobs, store, provider, events, sleeps, clock };
+}
+
+const textItems = (count: number, content = (index: number) => `q${index}`): JobItem[] =>
+  Array.from({ length: count }, (_, index) => ({ id: `caller-${index}`, prompt: content(index) }));
+
+async function collect(iterable: AsyncIterable<JobResult>): Promise<JobResult[]> {
+  const all: JobResult[] = [];
+  for await (const result of iterable) all.push(result);
+  return all;
+}
+
+describe('Jobs.submit validation (nothing is stored or sent on bad input)', () => {
+  it('names the missing id, the duplicate id and the oversized item', async () => {
+    const { jobs, store, provider } = setup({ maxBytes: 400 });
+    const missing = [{ id: 'a', prompt: 'x' }, { prompt: 'y' } as JobItem];
+    await expect(jobs.submit(missing)).rejects.toMatchObject({ code: 'INVALID_REQUEST', field: 'items[1].id' });
+    const duplicate = [{ id: 'a', prompt: 'x' }, { id: 'b', prompt: 'y' }, { id: 'a', prompt: 'z' }];
+    await expect(jobs.submit(duplicate)).rejects.toMatchObject({ field: 'items[2].id' });
+    const large = [{ id: 'a', prompt: 'x' }, { id: 'big', prompt: 'x'.repeat(1000) }];
+    await expect(jobs.submit(large)).rejects.toMatchObject({ field: 'items[1]' });
+    await expect(jobs.submit([{ id: 'a', prompt: 'x' }, { id: 'b', input: 'y' }])).rejects.toMatchObject({ field: 'items[1]' });
+    await expect(jobs.submit([{ id: 'a', prompt: 'x' }], { completionWindow: 'tomorrow' })).rejects.toMatchObject({ field: 'completionWindow' });
+    expect(await store.list('')).toEqual([]);
+    expect(await provider.created()).toBe(0);
+  });
+
+  it('throws NoRouteError listing why each target cannot serve the modality', async () => {
+    const imageOnly: Target = { id: 'img', kind: 'cloud', modalities: ['image'] };
+    const textNoMethod: Target = { id: 'bare', kind: 'cloud', modalities: ['text'] };
+    const { jobs } = setup({}, { targets: [imageOnly, textNoMethod] });
+    const error = await jobs.submit(textItems(2)).catch((caught: unknown) => caught);
+    expect(InferlaneError.isInstance(error) && error.code).toBe('NO_ROUTE');
+    expect((error as Error).message).toContain('img: does not serve text');
+    expect((error as Error).message).toContain('bare: has neither');
+  });
+});
+
+describe('Jobs over a batch endpoint', () => {
+  // The full 120,000-item job runs against the real adapter in jobs-openai.test.ts; here the
+  // same packing at 1/100 scale.
+  it('splits 1,200 items into 3 provider batches below 90% of maxItems and matches every result to its id', async () => {
+    const { jobs, store, provider } = setup({ maxItems: 500 });
+    const recordSeen: boolean[] = [];
+    const submit = provider.submit.bind(provider);
+    const metadataSeen: Record<string, string>[] = [];
+    provider.submit = async (items, options, ctx) => {
+      // The record, with this part claimed, is in the store before the provider hears of it.
+      const keys = await store.list('jobs:');
+      const recordKey = keys.find((key) => !key.includes(':', 'jobs:'.length))!;
+      const record = JSON.parse((await store.get(recordKey))!.value);
+      recordSeen.push(record.parts[Number(options.metadata.inferlane_part)].state === 'submitting');
+      metadataSeen.push(options.metadata);
+      expect(items.length).toBeLessThanOrEqual(450);
+      return submit(items, options, ctx);
+    };
+    const items = textItems(1_200);
+    const handle = await jobs.submit(items, { metadata: { project: 'p1' } });
+    expect(recordSeen).toEqual([true, true, true]);
+    expect(metadataSeen.map((metadata) => metadata.inferlane_part)).toEqual(['0', '1', '2']);
+    expect(metadataSeen.every((metadata) => metadata.inferlane_job_id === handle.id && metadata.project === 'p1')).toBe(true);
+    const info = await handle.wait({ pollIntervalMs: 1000 });
+    expect(info.status).toBe('completed');
+    expect(info.parts.map((part) => part.items)).toEqual([450, 450, 300]);
+    expect(info.counts).toEqual({ total: 1_200, completed: 1_200, failed: 0 });
+    const seen = new Map<string, JobResult>();
+    for await (const result of handle.results()) {
+      expect(seen.has(result.id)).toBe(false);
+      seen.set(result.id, result);
+    }
+    expect(seen.size).toBe(1_200);
+    for (const index of [0, 1, 449, 450, 1_199]) {
+      const result = seen.get(`caller-${index}`)!;
+      expect(result.ok).toBe(true);
+      expect(result.result?.text).toBe(`echo:q${index}`);
+    }
+    // Batch price: (inputTokens * $1 + 3 * $4) / 1e6 * 0.5
+    expect(seen.get('caller-0')!.costUsd).toBeCloseTo(((1 * 1 + 3 * 4) / 1e6) * 0.5, 12);
+    expect(await provider.created()).toBe(3);
+  });
+
+  it('packs by bytes below 90% of maxBytes and by maxEmbeddingInputs', async () => {
+    const { jobs } = setup({ maxBytes: 10_000, maxEmbeddingInputs: 100 });
+    const embedding = await jobs.submit(Array.from({ length: 250 }, (_, index) => ({ id: `e${index}`, input: `text ${index}` })));
+    expect((await embedding.get()).parts.map((part) => part.items)).toEqual([90, 90, 70]);
+    expect((await embedding.get()).operation).toBe('embedding');
+    const text = await jobs.submit(textItems(200, () => 'x'.repeat(100)));
+    const parts = (await text.get()).parts;
+    expect(parts.length).toBeGreaterThan(1);
+    const itemBytes = 100 + 90; // prompt plus JSON framing, roughly
+    for (const part of parts) expect(part.items * itemBytes).toBeLessThanOrEqual(9_000 * 1.2);
+  });
+
+  it('gives failed items their own error and keeps the others', async () => {
+    const { jobs } = setup();
+    const handle = await jobs.submit(textItems(50, (index) => (index % 10 === 3 ? 'FAIL me' : `q${index}`)));
+    const info = await handle.wait({ pollIntervalMs: 10 });
+    expect(info.status).toBe('completed');
+    expect(info.counts).toEqual({ total: 50, completed: 45, failed: 5 });
+    const results = await collect(handle.results());
+    expect(results).toHaveLength(50);
+    const failed = results.filter((result) => !result.ok).map((result) => result.id).sort();
+    expect(failed).toEqual(['caller-13', 'caller-23', 'caller-3', 'caller-33', 'caller-43']);
+    expect(results.find((result) => result.id === 'caller-3')!.error).toMatchObject({ code: 'invalid_request', status: 400 });
+  });
+
+  it('an expired batch yields what completed and an expired error for every other item', async () => {
+    const { jobs } = setup({ outcome: 'expired' });
+    const handle = await jobs.submit(textItems(40));
+    expect((await handle.wait({ pollIntervalMs: 10 })).status).toBe('expired');
+    const results = await collect(handle.results());
+    expect(new Set(results.map((result) => result.id)).size).toBe(40);
+    expect(results.filter((result) => result.ok)).toHaveLength(20);
+    expect(results.filter((result) => !result.ok).every((result) => result.error!.code === 'expired')).toBe(true);
+  });
+
+  it('cancel stops the provider batch and ends every item with a cancelled error', async () => {
+    const { jobs, provider } = setup({ steps: 5 });
+    const handle = await jobs.submit(textItems(30));
+    const cancelling = await handle.cancel();
+    expect(cancelling.status).toBe('cancelling');
+    const info = await handle.wait({ pollIntervalMs: 10 });
+    expect(info.status).toBe('cancelled');
+    const results = await collect(handle.results());
+    expect(results).toHaveLength(30);
+    expect(results.every((result) => !result.ok && result.error!.code === 'cancelled')).toBe(true);
+    expect(await provider.created()).toBe(1);
+  });
+
+  it('polls with growing, jittered, capped intervals and reports progress', async () => {
+    const { jobs, sleeps, events } = setup({ steps: 8 });
+    const handle = await jobs.submit(textItems(5));
+    const progress: JobProgressEvent[] = [];
+    await handle.wait({ pollIntervalMs: 1000, maxPollIntervalMs: 3000, onProgress: (event) => progress.push(event) });
+    expect(sleeps).toHaveLength(7);
+    expect(sleeps[0]).toBeGreaterThanOrEqual(800);
+    expect(sleeps[0]).toBeLessThanOrEqual(1200);
+    expect(sleeps[1]).toBeGreaterThanOrEqual(1200);
+    for (const delay of sleeps) expect(delay).toBeLessThanOrEqual(3600);
+    expect(sleeps.slice(4).every((delay) => delay >= 2400)).toBe(true);
+    expect(progress.at(-1)).toMatchObject({ job: handle.id, status: 'completed', counts: { total: 5, completed: 5, failed: 0 } });
+    expect(progress.some((event) => event.status === 'in_progress')).toBe(true);
+    expect(events.some((event) => event.job === handle.id && event.status === 'completed')).toBe(true);
+  });
+
+  it('stops waiting past the expiry time even when the provider still runs', async () => {
+    const { jobs, sleeps } = setup({ steps: 1000 });
+    const handle = await jobs.submit(textItems(2), { completionWindow: '1h' });
+    const info = await handle.wait({ pollIntervalMs: 600_000, maxPollIntervalMs: 600_000 });
+    expect(info.status).toBe('in_progress');
+    expect(sleeps.reduce((sum, delay) => sum + delay, 0)).toBeGreaterThanOrEqual(3_600_000);
+    expect(sleeps.length).toBeLessThan(10);
+  });
+
+  it('results resume from the saved cursor after a break, and from any cursor given', async () => {
+    const { jobs } = setup();
+    const handle = await jobs.submit(textItems(25, (index) => (index === 7 ? 'FAIL' : `q${index}`)));
+    await handle.wait({ pollIntervalMs: 10 });
+    const first: JobResult[] = [];
+    for await (const result of handle.results()) {
+      first.push(result);
+      if (first.length === 10) break;
+    }
+    const rest = await collect(handle.results());
+    expect(rest).toHaveLength(15);
+    const ids = [...first, ...rest].map((result) => result.id);
+    expect(new Set(ids).size).toBe(25);
+    const fromCursor = await collect(handle.results({ cursor: first[4].cursor }));
+    expect(fromCursor.map((result) => result.id)).toEqual(ids.slice(5));
+    expect(await collect(handle.results())).toHaveLength(0);
+    expect(await collect(handle.results({ cursor: 'start' }))).toHaveLength(25);
+  });
+
+  it('two workers resuming the same stranded job submit one provider batch', async () => {
+    const shared = setup();
+    const handle = await shared.jobs.submit(textItems(20));
+    // Strand the part as a crashed worker would: claimed, provider never called.
+    const key = `jobs:${handle.id}`;
+    const entry = (await shared.store.get(key))!;
+    const record = JSON.parse(entry.value);
+    Object.assign(record.parts[0], { state: 'submitting', status: 'submitting', providerBatchId: undefined, owner: 'dead', leaseUntil: shared.clock.now - 1, claims: 1 });
+    record.status = 'submitting';
+    await shared.store.set(key, JSON.stringify(record));
+    const before = await shared.provider.created();
+    const target: Target = { id: 'fake:batch', kind: 'batch', modalities: ['text'], batch: shared.provider };
+    const workers = [1, 2].map(
+      (seed) =>
+        new Jobs({ store: shared.store, targets: [target], emit: () => {}, runOnline: async () => ({ customId: '', ok: false, error: { code: 'x', message: 'x' } }), now: () => shared.clock.now, random: seeded(seed), sleep: async () => {} }),
+    );
+    await Promise.all(workers.map((worker) => worker.resume()));
+    await Promise.all(workers.map((worker) => worker.wait(handle.id, { pollIntervalMs: 1 })));
+    expect((await shared.provider.created()) - before).toBe(0); // reconciled by metadata: the batch existed
+    const results = await collect(workers[0].results(handle.id));
+    expect(results).toHaveLength(20);
+  });
+
+  it('a live claim by another worker is left alone until its lease expires', async () => {
+    const shared = setup();
+    const handle = await shared.jobs.submit(textItems(5));
+    const key = `jobs:${handle.id}`;
+    const record = JSON.parse((await shared.store.get(key))!.value);
+    const created = await shared.provider.created();
+    // Another worker holds a fresh claim on a second part it has not submitted yet.
+    record.parts.push({ ...record.parts[0], index: 1, state: 'submitting', status: 'submitting', providerBatchId: undefined, owner: 'other', leaseUntil: shared.clock.now + 60_000, claims: 1, counts: { total: 0, completed: 0, failed: 0 } });
+    record.parts[0].end = 5;
+    record.parts[1].start = 5;
+    record.parts[1].end = 5;
+    await shared.store.set(key, JSON.stringify(record));
+    await shared.jobs.resume();
+    expect(await shared.provider.created()).toBe(created);
+    expect((await handle.get()).parts[1].status).toBe('submitting');
+    shared.clock.now += 600_001;
+    await shared.jobs.resume();
+    expect(await shared.provider.created()).toBe(created + 1);
+    expect((await handle.get()).parts[1].providerBatchId).toBeDefined();
+  });
+
+  it('runOne resolves with the single item result and rejects a failed item', async () => {
+    const { jobs } = setup();
+    const result = await jobs.runOne('fake:batch', 'text', { id: 'only', prompt: 'hello' }, undefined, { pollIntervalMs: 5 });
+    expect(result).toMatchObject({ customId: 'only', ok: true, text: { text: 'echo:hello' } });
+    const vector = await jobs.runOne('fake:batch', 'embedding', { id: 'v', input: 'abc' }, undefined, { pollIntervalMs: 5 });
+    expect(vector).toMatchObject({ ok: true, embedding: [3, (97 + 98 + 99) % 97, 1] });
+    await expect(jobs.runOne('fake:batch', 'text', { id: 'bad', prompt: 'FAIL' }, undefined, { pollIntervalMs: 5 })).rejects.toMatchObject({ code: 'JOB_ERROR', status: 400 });
+  });
+
+  it('lists jobs by status', async () => {
+    const { jobs } = setup({ steps: 3 });
+    const done = await jobs.submit(textItems(3));
+    await done.wait({ pollIntervalMs: 1 });
+    const running = await jobs.submit(textItems(3));
+    expect((await jobs.list()).map((job) => job.id)).toEqual([done.id, running.id]);
+    expect((await jobs.list({ status: 'completed' })).map((job) => job.id)).toEqual([done.id]);
+    expect((await jobs.list({ status: ['validating', 'in_progress'] })).map((job) => job.id)).toEqual([running.id]);
+  });
+});
+
+describe('Jobs online fallback (a target without a batch endpoint)', () => {
+  const onlineTarget = (calls: string[]): Target => ({
+    id: 'cloud:mini',
+    kind: 'cloud',
+    modalities: ['text'],
+    cost: { inputPerMTok: 2, outputPerMTok: 8 },
+    async doGenerate(call) {
+      const content = call.messages.at(-1)!.content;
+      calls.push(content);
+      if (content.includes('FAIL')) throw new InferlaneError('PROVIDER_ERROR', 'scripted', { status: 500 });
+      return { text: `online:${content}`, finishReason: 'stop', usage: { inputTokens: 1, outputTokens: 1 } };
+    },
+  });
+
+  it('runs every item through runOnline and serves the same results API', async () => {
+    const calls: string[] = [];
+    const target = onlineTarget(calls);
+    let inFlight = 0;
+    let peak = 0;
+    const { jobs } = setup({}, {
+      targets: [target],
+      jobs: {
+        onlineConcurrency: 3,
+        runOnline: async (operation, item, targetId, signal): Promise<BatchItemResult> => {
+          expect(operation).toBe('text');
+          expect(targetId).toBe('cloud:mini');
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          try {
+            await Promise.resolve();
+            const text = await target.doGenerate!({ messages: [{ role: 'user', content: item.prompt! }] }, { signal, deadline: Infinity, segment: 'batch', emit: () => {} });
+            return { customId: item.id, ok: true, text, usage: text.usage };
+          } finally {
+            inFlight--;
+          }
+        },
+      },
+    });
+    const handle = await jobs.submit(textItems(250, (index) => (index === 9 ? 'FAIL' : `q${index}`)));
+    const info = await handle.wait({ pollIntervalMs: 10_000 });
+    expect(info).toMatchObject({ status: 'completed', mode: 'online', counts: { total: 250, completed: 249, failed: 1 } });
+    expect(peak).toBe(3);
+    const results = await collect(handle.results());
+    expect(results).toHaveLength(250);
+    expect(new Set(results.map((result) => result.id)).size).toBe(250);
+    expect(results.find((result) => result.id === 'caller-5')!.result!.text).toBe('online:q5');
+    expect(results.find((result) => result.id === 'caller-9')!.error).toMatchObject({ code: 'PROVIDER_ERROR', status: 500 });
+    expect(results.find((result) => result.id === 'caller-5')!.costUsd).toBeCloseTo((2 + 8) / 1e6, 12);
+    expect(calls).toHaveLength(250);
+  });
+});
