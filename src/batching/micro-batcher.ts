@@ -391,11 +391,9 @@ export class MicroBatcher implements MicroBatcherApi {
       // the same turn of the event loop share the request, as DataLoader does.
       const setImmediateFn = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
       const handle = typeof setImmediateFn === 'function' ? setImmediateFn(fire) : setTimeout(fire, 0);
-      unref(handle);
       queue.timer = { handle, at, reason, kind: typeof setImmediateFn === 'function' ? 'immediate' : 'timeout' };
     } else {
       const handle = setTimeout(fire, Math.min(at - now, maxTimerMs));
-      unref(handle);
       queue.timer = { handle, at, reason, kind: 'timeout' };
     }
   }
@@ -493,7 +491,6 @@ export class MicroBatcher implements MicroBatcherApi {
             Math.max(0, latest - now),
           )
         : undefined;
-    unref(deadlineTimer);
     try {
       await this.send(batch, live, batch.reason, latest);
     } finally {
@@ -703,9 +700,6 @@ function dropUndefined<T extends object>(value: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, each]) => each !== undefined)) as Partial<T>;
 }
 
-function unref(handle: unknown): void {
-  (handle as { unref?: () => void } | undefined)?.unref?.();
-}
 
 /** JSON with sorted object keys, so equal options always land in the same queue. */
 function stableStringify(value: unknown): string {

@@ -1,7 +1,11 @@
 /**
  * One deadline per call: an AbortController that fires when the budget runs out or the
- * caller aborts, whichever comes first, and remembers which. Timers are unref'd so a
- * pending deadline never keeps a serverless process alive.
+ * caller aborts, whichever comes first, and remembers which.
+ *
+ * Timers here are NOT unref'd: a caller awaiting a call depends on them (a retry sleep, or the
+ * deadline that settles a hung attempt), so they must keep the process alive while the call is
+ * pending. Every timer is cleared when its call settles, so none outlives its work: that is what
+ * keeps serverless processes and test runners free of stray timers.
  */
 
 export type AbortCause = 'deadline' | 'caller' | 'hedge-lost' | 'stream-timeout' | 'done';
@@ -25,11 +29,7 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout(callback, ms) {
-    const handle = setTimeout(callback, ms) as unknown as { unref?: () => void };
-    handle.unref?.();
-    return handle;
-  },
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 

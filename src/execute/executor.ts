@@ -19,7 +19,7 @@ import type { Candidate, Plan } from '../router/types.js';
 import type { CallContext, ModelProgressEvent, Segment, StreamPart, Target, Usage } from '../target.js';
 import type { ConversationHints } from '../types.js';
 import { type Clock, childController, createDeadline, type Deadline, sleep } from './deadline.js';
-import { HedgeBudget } from './hedge-budget.js';
+import type { HedgeBudget } from './hedge-budget.js';
 import { decide, type RetrySettings } from './retry-policy.js';
 
 /** What the executor reads and writes about targets' health and speed (src/stats). */
@@ -179,6 +179,8 @@ export class Executor {
     const { clock } = this.deps;
     const startedAt = clock.now();
     const firstTokenBudget = Math.min(options.firstTokenMs ?? options.budgetMs, options.budgetMs);
+    // Errors before the first part report the first-token budget that ran out.
+    options = { ...options, budgetMs: firstTokenBudget };
     const deadline = createDeadline(firstTokenBudget, clock, options.abortSignal);
     // After the first part the budget no longer applies; the caller's signal still does.
     const lifetime = childController(options.abortSignal ?? new AbortController().signal);
@@ -230,7 +232,7 @@ export class Executor {
             const primary = openFirst(candidate, false);
             const settled = secondary
               ? await this.race(options, primary, () => openFirst(secondary.candidate, true), secondary.afterMs, deadline, startedAt)
-              : await this.settleOpen(primary, startedAt);
+              : await this.settleOpen(options, primary, startedAt);
             const winner = settled.started;
             if (settled.hedged) hedged = true;
             if (winner.candidate !== candidate) index = candidates.indexOf(winner.candidate);
@@ -449,12 +451,12 @@ export class Executor {
     }
   }
 
-  /** For streams: success is recorded when the stream ends, not when it opens. */
-  private async settleOpen<T>(started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
+  /** For streams: success is recorded when the stream ends, not when it opens; failure at once. */
+  private async settleOpen<T>(options: RunOptions, started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
     try {
       return { value: await started.promise, started, hedged: false };
     } catch (error) {
-      this.failRecord(started.record, toInferlaneError(error, started.candidate.target.id), startedAt, undefined, started.candidate, started.replica);
+      this.failRecord(started.record, toInferlaneError(error, started.candidate.target.id), startedAt, options, started.candidate, started.replica);
       throw error;
     }
   }
@@ -509,7 +511,7 @@ export class Executor {
     const first = await Promise.race([primaryResult, hedgeTime]);
     clock.clearTimeout(timer);
     if (first !== 'hedge' || deadline.signal.aborted || !this.deps.hedgeBudget.take()) {
-      return isStream ? this.settleOpen(primary, startedAt) : this.settle(options, primary, startedAt);
+      return isStream ? this.settleOpen(options, primary, startedAt) : this.settle(options, primary, startedAt);
     }
     const secondary = startSecondary();
     const secondaryResult = settleOne(secondary);

@@ -94,6 +94,8 @@ interface Scratch {
   /** 0 fits and closed; higher groups go later (see groupOf). */
   group: number;
   halfOpen: boolean;
+  /** Predicted too slow, kept only because nothing else can serve. */
+  tooSlow?: boolean;
   lastResort: boolean;
   fits: boolean;
   p50: number;
@@ -186,6 +188,7 @@ export function plan(request: PlanRequest, targets: readonly Target[], stats: Me
 
   const rejected: Rejection[] = [];
   const survivors: Scratch[] = [];
+  const tooSlow: Scratch[] = [];
 
   if (only !== undefined) {
     for (const id of only) {
@@ -293,14 +296,9 @@ export function plan(request: PlanRequest, targets: readonly Target[], stats: Me
       }
     }
     // Only a measurement or the caller's own prior rejects; the per-kind guess only orders.
-    if (latencyBound && knownP50 !== undefined && p50 > budgetMs) {
-      rejected.push({ target: id, code: 'latency', reason: `p50 ${formatMs(p50)} ms exceeds the ${formatMs(budgetMs)} ms budget` });
-      continue;
-    }
-
     const fits = p90 <= budgetMs;
     const halfOpen = circuit === 'half-open';
-    survivors.push({
+    const item: Scratch = {
       target,
       position,
       // Half-open targets keep their place: the executor lets exactly one probe through, and a
@@ -318,7 +316,28 @@ export function plan(request: PlanRequest, targets: readonly Target[], stats: Me
       costUnknown: false,
       warm: false,
       fitted,
-    });
+    };
+    // Only a measurement or the caller's own prior rejects; the per-kind guess only orders.
+    if (latencyBound && knownP50 !== undefined && p50 > budgetMs) {
+      tooSlow.push(item);
+      continue;
+    }
+    survivors.push(item);
+  }
+
+  // Latency is a prediction, not a fact: when every target that could serve the request is only
+  // predicted too slow, try the fastest anyway (the deadline still rules). Rejecting them all would
+  // also stop them being measured again, so one slow start would lock a target out for good.
+  if (survivors.length === 0 && tooSlow.length > 0) {
+    for (const item of tooSlow) {
+      item.group = 4;
+      item.tooSlow = true;
+      survivors.push(item);
+    }
+  } else {
+    for (const item of tooSlow) {
+      rejected.push({ target: item.target.id, code: 'latency', reason: `p50 ${formatMs(item.p50)} ms exceeds the ${formatMs(budgetMs)} ms budget` });
+    }
   }
 
   // Costs. Input priced is the history actually sent when a conversation is longer than the minimum.
@@ -484,7 +503,9 @@ function reasonFor(item: Scratch, ctx: ReasonContext): string {
   const timing = `p90 ${what} ${formatMs(item.p90)} ms`;
   const budget = `${formatMs(ctx.budgetMs)} ms budget`;
   let reason: string;
-  if (item.halfOpen) {
+  if (item.tooSlow) {
+    reason = `p50 ${formatMs(item.p50)} ms exceeds the ${budget}, tried because no faster target can serve`;
+  } else if (item.halfOpen) {
     reason = `circuit half-open: one probe allowed (${timing})`;
   } else if (item.lastResort) {
     reason = `last resort for batch work: a ${item.target.kind} target, tried after cloud and batch targets`;

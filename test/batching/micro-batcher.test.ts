@@ -544,16 +544,18 @@ describe('MicroBatcher embed', () => {
     for (const outcome of await outcomes) expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'PROVIDER_ERROR' });
   });
 
-  it('leaves no live timer keeping the process up while items wait (unref)', async () => {
+  it('keeps the process alive only while a caller waits, and leaves no timer behind', async () => {
     vi.useRealTimers();
     const { target } = embeddingTarget({ microBatch: { maxWaitMs: 60_000 } });
     const { batcher } = batcherWithEvents();
     const count = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
     const before = count();
     const result = batcher.embed(target, ['waiting a minute'], {}, enqueueOptions({ budgetMs: 3_600_000 }));
-    expect(count()).toBe(before);
+    // A caller awaits this window: its timer must hold the process open (a script would exit otherwise).
+    expect(count()).toBeGreaterThan(before);
     await batcher.flush();
     await result;
+    expect(count()).toBe(before);
     vi.useFakeTimers();
   });
 });

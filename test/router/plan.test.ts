@@ -54,6 +54,27 @@ const mini = target('openai:mini', 'cloud', { expected: { ttftMs: 400 }, cost: {
 const nano = target('openai:nano', 'cloud', { expected: { ttftMs: 300 }, cost: { inputPerMTok: 0.1, cachedInputPerMTok: 0.025, outputPerMTok: 0.4 } });
 const batchOnly = target('openai:batch', 'batch', { doGenerate: undefined, batch: batchEndpoint(0.5), cost: { inputPerMTok: 0.1, outputPerMTok: 0.4 } });
 
+describe('latency is a prediction', () => {
+  it('rejects a target measured too slow when a faster one can serve', () => {
+    const stats = new Stats();
+    measure(stats, 'openai:mini', 900);
+    measure(stats, 'openai:nano', 50);
+    const p = plan(request({ budgetMs: 500 }), [mini, nano], stats);
+    expect(ids(p)).toEqual(['openai:nano']);
+    expect(rejection(p, 'openai:mini')?.code).toBe('latency');
+  });
+
+  it('still tries the fastest when every target is only predicted too slow, so it can be measured again', () => {
+    const stats = new Stats();
+    measure(stats, 'openai:mini', 900);
+    measure(stats, 'openai:nano', 700);
+    const p = plan(request({ budgetMs: 500 }), [mini, nano], stats);
+    expect(ids(p)).toEqual(['openai:nano', 'openai:mini']);
+    expect(p.rejected).toEqual([]);
+    expect(p.candidates[0].reason).toContain('tried because no faster target can serve');
+  });
+});
+
 describe('plan filters: each rejected target keeps its reason', () => {
   it('only: unlisted targets and unknown ids', () => {
     const p = plan(request({ only: ['openai:nano', 'nope'] }), [device, nano, mini], new Stats());

@@ -13,6 +13,7 @@
  *   default    nothing
  *   bench      no request recording, so memory stays flat over 100,000s of requests
  *   realistic  log-normal latency (median 40 ms), cache-aware first-token time, 5 ms chunks
+ *   heavy-tail 95% of requests about 20 ms, 5% about 500 ms (bench/hedging)
  *
  * Imports: node built-ins, ./openai-compatible.js, ./scripts.js.
  */
@@ -35,6 +36,11 @@ export const profiles: Record<string, OpenAIServerOptions> = {
   realistic: {
     latency: latency.logNormal(40, 0.5),
     timing: { firstTokenBaseMs: 20, perUncachedTokenMs: 0.05, perCachedTokenMs: 0.005, interChunkMs: 5 },
+  },
+  /** bench/hedging: 95% of requests about 20 ms, 5% about 500 ms (seeded), no recording. */
+  'heavy-tail': {
+    recordRequests: false,
+    latency: latency.withSpikes(latency.uniform(18, 22), 0.05, 480),
   },
 };
 

@@ -1,0 +1,80 @@
+/**
+ * bench/hedging: tail latency with and without hedged requests.
+ *
+ * Two equivalent targets, each a local server in its own process whose latency is heavy-tailed
+ * (seeded: 95% of requests about 20 ms, 5% about 500 ms; profile 'heavy-tail'). 5,000
+ * requests with hedging off, then on, in one run, at a fixed concurrency. Printed: p50, p90,
+ * p99, p99.9 and the extra request rate.
+ * Target: p99 with hedging at most 2x its p50, at no more than 10% extra requests.
+ *
+ *   npx tsx bench/hedging.ts [--requests 5000]
+ */
+import { pathToFileURL } from 'node:url';
+import { createClient } from '../src/index.js';
+import { openai } from '../providers/openai/index.js';
+import { spawnServer } from '../test/servers/standalone.js';
+import { quantile, table } from './util.js';
+
+export async function run(options: { requests?: number; concurrency?: number } = {}): Promise<Record<string, number>> {
+  const requests = options.requests ?? Number(argValue('--requests') ?? 5000);
+  const concurrency = options.concurrency ?? 32;
+  const servers = await Promise.all([
+    spawnServer({ profile: 'heavy-tail', options: { seed: 11, maxReplyWords: 4 } }),
+    spawnServer({ profile: 'heavy-tail', options: { seed: 12, maxReplyWords: 4 } }),
+  ]);
+  try {
+    const results: Record<string, number> = {};
+    const rows: string[][] = [];
+    for (const hedging of [false, true]) {
+      const client = createClient({
+        targets: servers.map((server, i) => openai({ id: `replica-${i}`, model: 'm', kind: 'realtime', baseURL: server.baseURL, apiKey: 'bench' })),
+        // 10% is the ceiling the target allows for extra requests.
+        hedge: { ratio: 0.1, burst: 2, quantile: 0.9 },
+        microBatch: false,
+      });
+      let attempts = 0;
+      client.on('attempt', () => attempts++);
+      // Warm-up so the router has measured quantiles (and the hedge its p90).
+      await drive(client, 300, concurrency, hedging);
+      attempts = 0;
+      const latencies = await drive(client, requests, concurrency, hedging);
+      const extra = attempts / requests - 1;
+      const [p50, p90, p99, p999] = [0.5, 0.9, 0.99, 0.999].map((q) => quantile(latencies, q));
+      rows.push([hedging ? 'hedging on' : 'hedging off', p50.toFixed(1), p90.toFixed(1), p99.toFixed(1), p999.toFixed(1), `${(extra * 100).toFixed(1)}%`, `${(p99 / p50).toFixed(2)}x`]);
+      Object.assign(results, { [`${hedging ? 'on' : 'off'}.p50`]: p50, [`${hedging ? 'on' : 'off'}.p99`]: p99, [`${hedging ? 'on' : 'off'}.extra`]: extra });
+    }
+    console.log(`\nhedging: ${requests} requests per mode, concurrency ${concurrency}, 95% ~20 ms / 5% ~500 ms (seeded)`);
+    console.log(table(['mode', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'extra requests', 'p99/p50'], rows));
+    return results;
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
+
+async function drive(client: ReturnType<typeof createClient>, total: number, concurrency: number, hedge: boolean): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next++;
+        const t0 = performance.now();
+        await client.generate({ prompt: 'tail latency', latency: 2000, hedge });
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return latencies;
+}
+
+function argValue(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  run().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * bench/overhead: what inferlane costs on top of the plain `openai` client, next to the AI SDK.
+ *
+ * The local server runs in its own process with zero added latency. Each iteration runs the
+ * contenders in a shuffled order (seeded), thousands of calls after a warm-up, in one run:
+ *   direct   openai.chat.completions.create
+ *   inferlane client.generate / client.stream through providers/openai
+ *   ai-sdk   generateText / streamText with @ai-sdk/openai
+ * Printed: per-call median and p99, throughput at concurrency 64, and ratios to direct.
+ * Target: inferlane within 1.10x of direct (streaming too) and at least 0.90x its throughput.
+ *
+ *   npx tsx bench/overhead.ts [--calls 3000]
+ */
+import { createOpenAI } from '@ai-sdk/openai';
+import { generateText, streamText } from 'ai';
+import OpenAI from 'openai';
+import { pathToFileURL } from 'node:url';
+import { createClient } from '../src/index.js';
+import { openai } from '../providers/openai/index.js';
+import { spawnServer } from '../test/servers/standalone.js';
+import { mulberry32, quantile, ratio, table } from './util.js';
+
+type Contender = { name: string; generate: () => Promise<unknown>; stream: () => Promise<unknown> };
+
+export async function run(options: { calls?: number; concurrency?: number } = {}): Promise<Record<string, number>> {
+  const calls = options.calls ?? Number(argValue('--calls') ?? 3000);
+  const concurrency = options.concurrency ?? 64;
+  const server = await spawnServer({ profile: 'bench', options: { maxReplyWords: 8 } });
+  try {
+    const direct = new OpenAI({ baseURL: server.baseURL, apiKey: 'bench', maxRetries: 0 });
+    const inferlane = createClient({ targets: [openai({ model: 'bench-model', baseURL: server.baseURL, apiKey: 'bench' })], microBatch: false });
+    const sdk = createOpenAI({ baseURL: server.baseURL, apiKey: 'bench' }).chat('bench-model');
+    const messages = [{ role: 'user' as const, content: 'Say something short about latency budgets.' }];
+
+    const contenders: Contender[] = [
+      {
+        name: 'direct openai',
+        generate: () => direct.chat.completions.create({ model: 'bench-model', messages }),
+        stream: async () => {
+          const stream = await direct.chat.completions.create({ model: 'bench-model', messages, stream: true, stream_options: { include_usage: true } });
+          for await (const _ of stream) void _;
+        },
+      },
+      {
+        name: 'inferlane',
+        generate: () => inferlane.generate({ messages, latency: 'interactive' }),
+        stream: async () => {
+          for await (const _ of inferlane.stream({ messages, latency: 'interactive' })) void _;
+        },
+      },
+      {
+        name: 'ai-sdk',
+        generate: () => generateText({ model: sdk, messages, maxRetries: 0 }),
+        stream: async () => {
+          const result = streamText({ model: sdk, messages, maxRetries: 0 });
+          for await (const _ of result.textStream) void _;
+        },
+      },
+    ];
+
+    const random = mulberry32(42);
+    const results: Record<string, number> = {};
+    for (const mode of ['generate', 'stream'] as const) {
+      // Warm-up: JIT, sockets, lazy imports.
+      for (let i = 0; i < 200; i++) for (const c of contenders) await c[mode]();
+      const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+      for (let i = 0; i < calls; i++) {
+        const order = [...contenders].sort(() => random() - 0.5);
+        for (const c of order) {
+          const t0 = performance.now();
+          await c[mode]();
+          samples.get(c.name)!.push(performance.now() - t0);
+        }
+      }
+      const rows: string[][] = [];
+      const directMedian = quantile(samples.get('direct openai')!, 0.5);
+      const throughput = new Map<string, number>();
+      for (const c of contenders) {
+        throughput.set(c.name, await measureThroughput(c[mode], concurrency, Math.max(2000, calls)));
+      }
+      for (const c of contenders) {
+        const s = samples.get(c.name)!;
+        const median = quantile(s, 0.5);
+        const p99 = quantile(s, 0.99);
+        rows.push([c.name, median.toFixed(3), p99.toFixed(3), ratio(median, directMedian), `${Math.round(throughput.get(c.name)!)}`, ratio(throughput.get(c.name)!, throughput.get('direct openai')!)]);
+        results[`${mode}.${c.name}.medianMs`] = median;
+        results[`${mode}.${c.name}.throughput`] = throughput.get(c.name)!;
+      }
+      console.log(`\n${mode}: ${calls} calls each, shuffled order, server in its own process`);
+      console.log(table(['contender', 'median ms', 'p99 ms', 'vs direct', `req/s @${concurrency}`, 'throughput vs direct'], rows));
+    }
+    return results;
+  } finally {
+    await server.close();
+  }
+}
+
+async function measureThroughput(call: () => Promise<unknown>, concurrency: number, total: number): Promise<number> {
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < total) {
+        started++;
+        await call();
+      }
+    }),
+  );
+  return total / ((performance.now() - t0) / 1000);
+}
+
+function argValue(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  run().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * `npm start`: a short tour of inferlane on the embedded default, the on-device model the project
+ * generates (models/inferlane-tiny-chat). No API key, no network. With OPENAI_API_KEY or HF_TOKEN
+ * set, those providers join the tour as cloud targets (and the device stays as the fallback).
+ *
+ * Every step prints where the request ran and why.
+ */
+import { createClient, type InferlaneClient, type Route, type Target } from '../src/index.js';
+import { transformers } from '../providers/transformers/index.js';
+
+const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+
+function where(route: Route): string {
+  const parts = [`ran on ${route.target}`, `segment ${route.segment} (${route.budgetMs} ms)`, `${route.totalMs.toFixed(0)} ms`];
+  if (route.ttftMs !== undefined) parts.push(`first token ${route.ttftMs.toFixed(0)} ms`);
+  if (route.batched) parts.push(`batched x${route.batched.size} (${route.batched.reason})`);
+  if (route.fellBack) parts.push('after a fallback');
+  return dim(`  -> ${parts.join(', ')}\n     why: ${route.reason}`);
+}
+
+async function optionalCloudTargets(): Promise<Target[]> {
+  const targets: Target[] = [];
+  if (process.env.OPENAI_API_KEY) {
+    const { openai } = await import('../providers/openai/index.js');
+    targets.push(openai({ model: process.env.OPENAI_MODEL ?? 'gpt-4.1-mini', embeddingModel: 'text-embedding-3-small', cost: { inputPerMTok: 0.4, cachedInputPerMTok: 0.1, outputPerMTok: 1.6 } }));
+  }
+  if (process.env.HF_TOKEN) {
+    const { huggingface } = await import('../providers/huggingface/index.js');
+    targets.push(huggingface({ model: process.env.HF_MODEL ?? 'meta-llama/Llama-3.1-8B-Instruct', provider: 'auto' }));
+  }
+  return targets;
+}
+
+async function main(): Promise<void> {
+  const device = transformers({ id: 'device:tiny', tasks: ['text', 'embedding'], maxNewTokens: 24 });
+  const cloud = await optionalCloudTargets();
+  const client: InferlaneClient = createClient({ targets: [device, ...cloud] });
+  let loaded = false;
+  client.on('model-progress', (p) => {
+    if (!loaded && p.status === 'ready') {
+      loaded = true;
+      console.log(dim(`  (model ${p.file ?? p.target} loaded)`));
+    }
+  });
+  client.on('fallback', (e) => console.log(dim(`  fallback: ${e.from} -> ${e.to} (${e.reason})`)));
+
+  console.log(bold('inferlane tour'));
+  console.log(dim(`targets: ${client.targets.map((t) => `${t.id} [${t.kind}]`).join(', ')}${cloud.length === 0 ? ' (set OPENAI_API_KEY or HF_TOKEN to add cloud targets)' : ''}\n`));
+
+  console.log(bold('1. A realtime stream (latency: 80 ms budget for the first token)'));
+  // Loading the model happens once; do it before the realtime step so the budget is about inference.
+  await client.generate({ prompt: 'warm up', latency: 'batch', maxOutputTokens: 1 });
+  process.stdout.write('  ');
+  for await (const part of client.stream({ prompt: 'Tell me about inferlane.', latency: 80, maxOutputTokens: 24 })) {
+    if (part.type === 'text-delta') process.stdout.write(part.text);
+    if (part.type === 'finish') console.log(`\n${where(part.route)}`);
+  }
+
+  console.log(bold('\n2. An interactive answer (latency: interactive, 2 s)'));
+  const answer = await client.generate({ messages: [{ role: 'user', content: 'What does a latency budget decide?' }], latency: 'interactive', maxOutputTokens: 24 });
+  console.log(`  ${answer.text.trim()}`);
+  console.log(where(answer.route));
+
+  console.log(bold('\n3. Embeddings: 6 concurrent single-text calls, micro-batched into few model passes'));
+  const sentences = ['the cat sat on the mat', 'a cat is sitting on a mat', 'requests are routed by latency budget', 'stock prices fell sharply today', 'the router picks a target within the budget', 'my cat likes the mat'];
+  const flushes: number[] = [];
+  client.on('batch-flush', (e) => flushes.push(e.size));
+  const vectors = await Promise.all(sentences.map((input) => client.embed({ input, latency: 'interactive' })));
+  console.log(dim(`  ${sentences.length} calls -> ${flushes.length} model pass(es) of sizes [${flushes.join(', ')}]`));
+  const cosine = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0) / (Math.hypot(...a) * Math.hypot(...b));
+  console.log(`  similarity('${sentences[0]}', '${sentences[1]}') = ${cosine(vectors[0].embedding, vectors[1].embedding).toFixed(3)}`);
+  console.log(`  similarity('${sentences[0]}', '${sentences[3]}') = ${cosine(vectors[0].embedding, vectors[3].embedding).toFixed(3)}`);
+  console.log(where(vectors[0].route));
+
+  console.log(bold('\n4. A conversation (KV-aware: token accounting, stable prefix, affinity)'));
+  const chat = client.conversation('tour-user', { system: 'You are terse.' });
+  for (const text of ['Hello!', 'What is a segment?', 'And a target?']) {
+    const reply = await chat.send(text, { latency: 'interactive', maxOutputTokens: 16 });
+    console.log(`  > ${text}\n  ${reply.text.trim()}`);
+  }
+  const usage = await chat.usage();
+  console.log(dim(`  ${(await chat.messages()).length} messages stored; ${usage.inputTokens} input tokens, ${usage.outputTokens} output tokens, on ${Object.keys(usage.byTarget).join(', ')}`));
+
+  console.log(bold('\n5. Private data stays on the device (privacy: device-only)'));
+  const secret = await client.generate({ prompt: 'My account number is 12345.', privacy: 'device-only', maxOutputTokens: 12 });
+  console.log(where(secret.route));
+
+  console.log(bold('\n6. explain(): a request no local target can serve (an image within 80 ms)'));
+  const plan = client.explain({ prompt: 'a red fox', latency: 80, operation: 'image' });
+  console.log(plan.text.split('\n').map((l) => `  ${l}`).join('\n'));
+  const refused = await client.generateImage({ prompt: 'a red fox', latency: 80 }).catch((e) => e);
+  console.log(dim(`  generateImage -> ${refused.code}: ${refused.message}`));
+
+  await client.close();
+  console.log(bold('\nDone.'), dim('Docs: README.md and docs/.'));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
