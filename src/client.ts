@@ -81,6 +81,15 @@ export interface ClientOptions {
     quantile?: number;
   };
   stats?: StatsOptions;
+  /** Deferred jobs: how `latency: 'batch'` calls sent to a batch endpoint poll for their result. */
+  jobs?: {
+    /** First poll interval, ms; grows 1.5x per poll. @default 30,000 */
+    pollIntervalMs?: number;
+    /** Longest poll interval, ms. @default 300,000 */
+    maxPollIntervalMs?: number;
+    /** Items run at once on a target without a batch endpoint. @default 2 */
+    onlineConcurrency?: number;
+  };
   /** Default idle limit between stream parts, ms, per segment. @default realtime 1,000, interactive 5,000, batch 30,000 */
   idleMs?: Partial<Record<Segment, number>>;
   /** For tests: time and randomness. */
@@ -125,6 +134,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private readonly idleMs: Record<Segment, number>;
   private availabilityChecked: Promise<void> | undefined;
   private jobsApi: Jobs | undefined;
+  private readonly jobsOptions: ClientOptions['jobs'];
 
   constructor(options: ClientOptions) {
     super();
@@ -140,6 +150,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     this.hedgeSegments = new Set(options.hedge?.segments ?? ['realtime']);
     this.hedgeQuantile = options.hedge?.quantile ?? 0.9;
     this.idleMs = { ...defaultIdleMs, ...options.idleMs };
+    this.jobsOptions = options.jobs;
     const random = options.random ?? Math.random;
     this.executor = new Executor({
       clock: this.clock,
@@ -169,7 +180,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const thePlan = await this.planFor('generate', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
     const outcome = await this.track('generate', this.executor.run(this.runOptions('generate', request, thePlan, segment, budgetMs), async (target, ctx, info) => {
       const call = textCall(request, info.prepared?.messages ?? messages);
-      if (!target.doGenerate && !target.doStream && target.batch) return this.batchOne(target, 'text', call, ctx.signal);
+      // A batch-kind target answers through its provider batch endpoint (the discounted path).
+      if (target.batch && (target.kind === 'batch' || (!target.doGenerate && !target.doStream))) return this.batchOne(target, 'text', call, ctx.signal);
       if (this.batcher && target.batchedGeneration && target.doGenerateMany) {
         const { batch, ...result } = await this.batcher.generate(target, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) });
         return { ...result, batch } as TextResult & { batch?: Route['batched'] };
@@ -238,7 +250,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const tokens = inputs.reduce((sum, input) => sum + estimateTokens(input), 0);
     const thePlan = await this.planFor('embed', request, segment, budgetMs, tokens, 0);
     const outcome = await this.track('embed', this.executor.run(this.runOptions('embed', request, thePlan, segment, budgetMs), async (target, ctx) => {
-      if (!target.doEmbed && target.batch) {
+      if (target.batch && (target.kind === 'batch' || !target.doEmbed)) {
         const results = await Promise.all(inputs.map((input) => this.batchOne(target, 'embedding', input, ctx.signal)));
         return { embeddings: results.map((r) => r.embedding), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
       }
@@ -318,6 +330,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       targets: [...this.targets],
       emit: (event, payload) => this.emit(event, payload),
       now: () => this.clock.now(),
+      onlineConcurrency: this.jobsOptions?.onlineConcurrency,
       runOnline: (operation, item, targetId, signal) => this.runJobItemOnline(operation, item, targetId, signal),
     });
     return this.jobsApi;
@@ -434,7 +447,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private async batchOne(target: Target, operation: 'embedding', input: string, signal: AbortSignal): Promise<{ embedding: number[]; usage?: Usage }>;
   private async batchOne(target: Target, operation: 'text' | 'embedding', payload: TextCall | string, signal: AbortSignal): Promise<unknown> {
     const item: JobItem = operation === 'text' ? { id: 'item-0', messages: (payload as TextCall).messages, maxOutputTokens: (payload as TextCall).maxOutputTokens, temperature: (payload as TextCall).temperature } : { id: 'item-0', input: payload as string };
-    const result = await this.jobs.runOne(target.id, operation, item, signal);
+    const result = await this.jobs.runOne(target.id, operation, item, signal, {
+      pollIntervalMs: this.jobsOptions?.pollIntervalMs,
+      maxPollIntervalMs: this.jobsOptions?.maxPollIntervalMs,
+    });
     if (!result.ok) throw new InferlaneError('JOB_ERROR', `the batch item failed: ${result.error.code} ${result.error.message}`, { target: target.id, status: result.error.status });
     return operation === 'text' ? result.text : { embedding: result.embedding, usage: result.usage };
   }

@@ -317,6 +317,11 @@ export function plan(request: PlanRequest, targets: readonly Target[], stats: Me
       warm: false,
       fitted,
     };
+    // A batch endpoint takes minutes to hours by its nature: a shorter budget rules it out.
+    if (kind === 'batch' && knownP50 === undefined && p50 > budgetMs) {
+      rejected.push({ target: id, code: 'latency', reason: `a batch endpoint takes about ${formatMs(p50)} ms, beyond the ${formatMs(budgetMs)} ms budget` });
+      continue;
+    }
     // Only a measurement or the caller's own prior rejects; the per-kind guess only orders.
     if (latencyBound && knownP50 !== undefined && p50 > budgetMs) {
       tooSlow.push(item);

@@ -276,11 +276,12 @@ describe('plan ordering', () => {
     expect(p.candidates[2].reason).toContain('last resort');
   });
 
-  it('batch with a short budget: online targets that fit go before a batch endpoint that takes hours', () => {
+  it('batch with a short budget: a batch endpoint that takes hours is ruled out, online targets serve', () => {
     const onlineCloud = target('cloud:online', 'cloud', { cost: { inputPerMTok: 0.1, outputPerMTok: 0.4 } });
     const p = plan(request({ segment: 'batch', budgetMs: 10_000 }), [batchOnly, onlineCloud], new Stats());
-    expect(ids(p)).toEqual(['cloud:online', 'openai:batch']);
-    expect(p.candidates[1].fits).toBe(false);
+    expect(ids(p)).toEqual(['cloud:online']);
+    expect(rejection(p, 'openai:batch')).toMatchObject({ code: 'latency' });
+    expect(rejection(p, 'openai:batch')?.reason).toContain('beyond the 10,000 ms budget');
   });
 
   it('prefer overrides the segment preference', () => {

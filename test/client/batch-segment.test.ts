@@ -1,0 +1,60 @@
+/**
+ * `latency: 'batch'` on ordinary generate/embed calls: a batch-only target serves them through its
+ * provider batch endpoint (the real openai client against the local server's Batch API), and the
+ * call resolves when the result is in, priced with the batch discount.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/index.js';
+import { openai } from '../../providers/openai/index.js';
+import { expectedEmbedding, startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
+
+let server: OpenAIServer;
+beforeAll(async () => {
+  // The batch life cycle follows the clock: validating 20 ms, in progress 40 ms, finalizing 20 ms.
+  server = await startOpenAIServer({ batches: { timeline: { validatingMs: 20, inProgressMs: 40, finalizingMs: 20 } } });
+});
+afterAll(() => server.close());
+
+function client() {
+  return createClient({
+    targets: [
+      openai({ id: 'batch', model: 'm', kind: 'batch', baseURL: server.baseURL, apiKey: 'test', embeddingModel: 'e', cost: { inputPerMTok: 1, outputPerMTok: 2 } }),
+    ],
+    jobs: { pollIntervalMs: 25, maxPollIntervalMs: 50 },
+  });
+}
+
+describe('the batch segment on a batch endpoint', () => {
+  it('generate resolves with the item result once the provider batch completes', async () => {
+    const result = await client().generate({ prompt: 'summarise the quarter', latency: 'batch' });
+    expect(result.text).toContain('summarise the quarter');
+    expect(result.route).toMatchObject({ target: 'batch', segment: 'batch' });
+    const creates = server.requests.filter((r) => r.route === '/batches' && r.method === 'POST');
+    expect(creates).toHaveLength(1);
+    expect((creates[0].body as { endpoint: string }).endpoint).toBe('/v1/chat/completions');
+    // Batch price: half of the online price for the same usage.
+    const usage = result.usage!;
+    const online = (usage.inputTokens! * 1 + usage.outputTokens! * 2) / 1e6;
+    expect(result.route.costUsd).toBeCloseTo(online * 0.5, 12);
+  });
+
+  it('embed with latency batch goes through the embeddings endpoint, one vector per input', async () => {
+    server.reset();
+    const response = await client().embed({ input: ['alpha beta', 'gamma delta'], latency: 'batch' });
+    expect(response.embeddings).toHaveLength(2);
+    expect(response.embeddings[0]).toEqual(expectedEmbedding('alpha beta', response.embeddings[0].length));
+    expect(response.embeddings[1]).toEqual(expectedEmbedding('gamma delta', response.embeddings[1].length));
+  });
+
+  it('a batch budget too short for a batch endpoint does not wait on one', async () => {
+    const error = await client().generate({ prompt: 'soon', latency: 5000 }).catch((e) => e);
+    expect(error.code).toBe('NO_ROUTE');
+    expect(error.rejections[0]).toMatchObject({ target: 'batch', code: 'latency' });
+  });
+
+  it('an interactive call is never sent to a batch-only endpoint', async () => {
+    const error = await client().generate({ prompt: 'now please', latency: 'interactive' }).catch((e) => e);
+    expect(error.code).toBe('NO_ROUTE');
+    expect(error.message).toContain('does not serve the interactive segment');
+  });
+});
