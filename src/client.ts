@@ -133,6 +133,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private readonly hedgeQuantile: number;
   private readonly idleMs: Record<Segment, number>;
   private availabilityChecked: Promise<void> | undefined;
+  private availabilityKnown = false;
   private jobsApi: Jobs | undefined;
   private readonly jobsOptions: ClientOptions['jobs'];
 
@@ -200,44 +201,57 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
    * each gap after it. Breaking out of `for await` aborts the request.
    */
   stream(request: StreamRequest): AsyncIterable<ClientStreamPart> {
-    return { [Symbol.asyncIterator]: () => this.streamParts(request)[Symbol.asyncIterator]() };
+    return { [Symbol.asyncIterator]: () => this.streamIterator(request) };
   }
 
-  private async *streamParts(request: StreamRequest): AsyncGenerator<ClientStreamPart> {
-    const messages = validateGenerate(request);
-    const { segment, budgetMs } = resolveLatency(request.latency);
-    const thePlan = await this.planFor('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
-    const generator = this.executor.stream(
-      {
-        ...this.runOptions('stream', request, thePlan, segment, budgetMs),
-        idleMs: request.idleMs ?? this.idleMs[segment],
-        firstTokenMs: request.firstTokenMs,
-        onStreamFailure: request.onStreamFailure ?? 'resume',
+  /**
+   * Plans on the first `next()`, then hands every call straight to the executor's generator: no
+   * extra generator layer per part (each costs microtask hops on every token).
+   */
+  private streamIterator(request: StreamRequest): AsyncIterator<ClientStreamPart> {
+    let inner: AsyncGenerator<ClientStreamPart, unknown> | undefined;
+    let setup: Promise<AsyncGenerator<ClientStreamPart, unknown>> | undefined;
+    const start = () => {
+      setup ??= this.openStream(request).then((generator) => (inner = generator));
+      return setup;
+    };
+    return {
+      next: () => (inner ? inner.next() : start().then((g) => g.next())) as Promise<IteratorResult<ClientStreamPart>>,
+      return: async () => {
+        if (inner) await inner.return(undefined);
+        return { done: true, value: undefined };
       },
-      (target, ctx, info, partial) => {
-        const base = info.prepared?.messages ?? messages;
-        const call = textCall(request, partial ? [...base, { role: 'assistant', content: partial }] : base);
-        if (target.doStream) return target.doStream(call, ctx);
-        return singlePartStream(target, call, ctx);
-      },
-    );
+    };
+  }
+
+  private async openStream(request: StreamRequest): Promise<AsyncGenerator<ClientStreamPart, unknown>> {
     try {
-      for (;;) {
-        const step = await generator.next();
-        if (step.done) {
-          const outcome = step.value;
-          const route = this.route(thePlan, outcome, outcome.usage);
-          this.emit('response', { operation: 'stream', route });
-          yield { type: 'finish', finishReason: outcome.finishReason, usage: outcome.usage, route };
-          return;
-        }
-        yield step.value as ClientStreamPart;
-      }
+      const messages = validateGenerate(request);
+      const { segment, budgetMs } = resolveLatency(request.latency);
+      const thePlan = await this.planFor('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
+      return this.executor.stream<ClientStreamPart>(
+        {
+          ...this.runOptions('stream', request, thePlan, segment, budgetMs),
+          idleMs: request.idleMs ?? this.idleMs[segment],
+          firstTokenMs: request.firstTokenMs,
+          onStreamFailure: request.onStreamFailure ?? 'resume',
+          finishPart: (outcome) => {
+            const route = this.route(thePlan, outcome, outcome.usage);
+            this.emit('response', { operation: 'stream', route });
+            return { type: 'finish', finishReason: outcome.finishReason, usage: outcome.usage, route };
+          },
+          onError: (error) => this.reportError('stream', error),
+        },
+        (target, ctx, info, partial) => {
+          const base = info.prepared?.messages ?? messages;
+          const call = textCall(request, partial ? [...base, { role: 'assistant', content: partial }] : base);
+          if (target.doStream) return target.doStream(call, ctx);
+          return singlePartStream(target, call, ctx);
+        },
+      ) as AsyncGenerator<ClientStreamPart, unknown>;
     } catch (error) {
-      this.reportError('stream', error);
+      if (!InferlaneError.isInstance(error) || error.code === 'INVALID_REQUEST') this.reportError('stream', error);
       throw error;
-    } finally {
-      await generator.return(undefined as never).catch(() => undefined);
     }
   }
 
@@ -249,7 +263,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const { segment, budgetMs } = resolveLatency(request.latency);
     const tokens = inputs.reduce((sum, input) => sum + estimateTokens(input), 0);
     const thePlan = await this.planFor('embed', request, segment, budgetMs, tokens, 0);
-    const outcome = await this.track('embed', this.executor.run(this.runOptions('embed', request, thePlan, segment, budgetMs), async (target, ctx) => {
+    const runOptions = { ...this.runOptions('embed', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.batcher !== undefined && thePlan.candidates.every((c) => c.target.doEmbed) };
+    const outcome = await this.track('embed', this.executor.run(runOptions, async (target, ctx) => {
       if (target.batch && (target.kind === 'batch' || !target.doEmbed)) {
         const results = await Promise.all(inputs.map((input) => this.batchOne(target, 'embedding', input, ctx.signal)));
         return { embeddings: results.map((r) => r.embedding), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
@@ -352,7 +367,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   // -- internals ------------------------------------------------------------------------------
 
   private async planFor(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Promise<Plan> {
-    await this.checkAvailability();
+    if (!this.availabilityKnown) await this.checkAvailability();
     const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
     this.emit('route', { operation, segment, budgetMs, candidates: thePlan.candidates.map((c) => c.target.id), rejected: thePlan.rejected });
     if (thePlan.candidates.length === 0) {
@@ -390,7 +405,9 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
           const availability = await t.available!(signal).catch(() => 'unavailable' as const);
           this.stats.setAvailability(t.id, availability);
         }),
-    ).then(() => undefined);
+    ).then(() => {
+      this.availabilityKnown = true;
+    });
     return this.availabilityChecked;
   }
 

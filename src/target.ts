@@ -281,6 +281,11 @@ export interface MicroBatchSettings {
   concurrency?: number;
   /** Items waiting, at most. */
   maxQueue?: number;
+  /**
+   * What a call does when the queue is full: `wait` for room (bounded by its own deadline, so a
+   * burst is admitted as batches drain) or `reject` at once with QUEUE_FULL. @default 'wait'
+   */
+  whenFull?: 'wait' | 'reject';
 }
 
 export interface TargetLimits {

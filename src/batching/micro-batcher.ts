@@ -63,7 +63,7 @@ export function microBatchDefaults(runtime: MicroBatchRuntime, kind: MicroBatchK
   const maxWaitMs = runtime === 'serverless' ? 0 : runtime === 'browser' ? 15 : 5;
   // A device runs one generation pass at a time; network endpoints take several requests.
   const concurrency = kind === 'text' ? 1 : 4;
-  return { maxBatchSize, maxBatchTokens: defaultMaxBatchTokens, maxWaitMs, concurrency, maxQueue: 4 * maxBatchSize };
+  return { maxBatchSize, maxBatchTokens: defaultMaxBatchTokens, maxWaitMs, concurrency, maxQueue: 4 * maxBatchSize, whenFull: 'wait' };
 }
 
 /** Options of {@link MicroBatcher}: the fixed contract plus the runtime used for built-in defaults. */
@@ -152,6 +152,8 @@ export class MicroBatcher implements MicroBatcherApi {
   private readonly options: MicroBatcherConstructorOptions;
   private readonly now: () => number;
   private readonly queues = new Map<string, Queue>();
+  /** Callers waiting for room in a full queue, by queue key (a queue may be dropped and rebuilt meanwhile). */
+  private readonly roomWaiters = new Map<string, Set<() => void>>();
   private readonly lanes = new Map<string, PQueue>();
   private readonly batches = new Set<Batch>();
   private pendingSlots = 0;
@@ -180,6 +182,7 @@ export class MicroBatcher implements MicroBatcherApi {
       maxWaitMs: Math.max(0, merged.maxWaitMs ?? base.maxWaitMs),
       concurrency: positive(merged.concurrency, base.concurrency),
       maxQueue: positive(explicitQueue, 4 * maxBatchSize),
+      whenFull: merged.whenFull ?? base.whenFull,
     };
   }
 
@@ -274,6 +277,11 @@ export class MicroBatcher implements MicroBatcherApi {
     // call larger than the bound is admitted when nothing else waits, so big calls stay possible.
     if (queue.unsent + fresh > maxQueue && !(fresh > maxQueue && queue.unsent === 0)) {
       this.dropQueueIfIdle(queue);
+      if (queue.settings.whenFull === 'wait') {
+        // Backpressure by waiting: try again when items leave the queue (the caller's own
+        // deadline, through its signal, still bounds the wait).
+        return this.roomIn(queueKey, options.signal, target.id).then(() => this.enqueue(target, operation, queueKey, shared, payloads, options, build));
+      }
       return Promise.reject(
         new QueueFullError(
           `the micro-batch queue of ${target.id} holds ${queue.unsent} items (maxQueue ${maxQueue}); retry later or raise microBatch.maxQueue`,
@@ -469,6 +477,7 @@ export class MicroBatcher implements MicroBatcherApi {
     const { queue } = batch;
     batch.started = true;
     for (const slot of batch.slots) if (slot.state === 'scheduled') queue.unsent--;
+    this.wakeWaiters(queue.key);
     // Slots whose callers all aborted while the batch waited for a lane are never sent.
     const live = batch.slots.filter((slot) => slot.state === 'scheduled');
     batch.slots = live;
@@ -602,7 +611,10 @@ export class MicroBatcher implements MicroBatcherApi {
   private finishSlot(slot: Slot): void {
     if (slot.state === 'done') return;
     const { queue } = slot;
-    if (slot.state === 'waiting' || (slot.state === 'scheduled' && slot.batch && !slot.batch.started)) queue.unsent--;
+    if (slot.state === 'waiting' || (slot.state === 'scheduled' && slot.batch && !slot.batch.started)) {
+      queue.unsent--;
+      this.wakeWaiters(queue.key);
+    }
     slot.state = 'done';
     this.pendingSlots--;
     if (queue.byKey.get(slot.key) === slot) queue.byKey.delete(slot.key);
@@ -648,6 +660,32 @@ export class MicroBatcher implements MicroBatcherApi {
         batch.controller.abort(new AbortedError('every caller of the micro-batch aborted', { target: batch.queue.target.id }));
       }
     }
+  }
+
+  /** Resolves when items leave the queue `key` (or rejects when `signal` aborts first). */
+  private roomIn(key: string, signal: AbortSignal, targetId: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiters = this.roomWaiters.get(key) ?? new Set<() => void>();
+      this.roomWaiters.set(key, waiters);
+      const onAbort = () => {
+        waiters.delete(wake);
+        reject(new AbortedError(undefined, { target: targetId }));
+      };
+      const wake = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      waiters.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Items left the queue: let every waiter try again (those that still do not fit wait again). */
+  private wakeWaiters(key: string): void {
+    const waiters = this.roomWaiters.get(key);
+    if (!waiters || waiters.size === 0) return;
+    this.roomWaiters.delete(key);
+    for (const wake of waiters) wake();
   }
 
   private dropQueueIfIdle(queue: Queue): void {

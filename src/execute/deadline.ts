@@ -17,7 +17,15 @@ export interface Deadline {
   /** Why the signal fired, once it has. */
   cause(): AbortCause | undefined;
   remaining(): number;
-  /** Clears the timer and listeners; aborts with 'done' so nothing lingers. */
+  /** Aborts now with `cause` (an attempt that shares this signal ends the whole call). */
+  abort(cause: AbortCause): void;
+  /** Stops the budget's timer; the signal then fires only on the caller's abort (streams after their first part). */
+  disarm(): void;
+  /**
+   * Clears the timer and the parent listener. It does not abort: a call that settled has nothing
+   * in flight (aborting would only wake every listener for nothing); callers that leave work
+   * running abort it themselves.
+   */
   dispose(): void;
 }
 
@@ -51,10 +59,13 @@ export function createDeadline(budgetMs: number, clock: Clock, parent?: AbortSig
     at,
     cause: () => why,
     remaining: () => at - clock.now(),
+    abort: (cause) => fire(cause),
+    disarm() {
+      clock.clearTimeout(timer);
+    },
     dispose() {
       clock.clearTimeout(timer);
       parent?.removeEventListener('abort', onParentAbort);
-      fire('done');
     },
   };
 }

@@ -63,6 +63,11 @@ export interface RunOptions {
   maxRetries?: number;
   hedge?: HedgeOptions | false;
   conversation?: ConversationHints;
+  /**
+   * The attempt function is known to settle as soon as its signal aborts (the micro-batcher
+   * rejects aborted callers itself), so the executor need not race it against the signal.
+   */
+  attemptsHonourSignal?: boolean;
 }
 
 export interface Outcome<T> {
@@ -118,7 +123,10 @@ export class Executor {
           }
           const secondary = hedgeOn && retry === 0 ? this.hedgeCandidate(candidates, index, deadline) : undefined;
           try {
-            const primary = this.start(options, candidate, deadline, startedAt, attempts, attemptFn, retry, false, this.attemptLimit(candidates, index, deadline, 'total'));
+            const limitMs = this.attemptLimit(candidates, index, deadline, 'total');
+            // Its own controller only when something may abort this attempt alone (a hedge, a time limit).
+            const own = secondary !== undefined || limitMs !== undefined;
+            const primary = this.start(options, candidate, deadline, startedAt, attempts, attemptFn, retry, false, limitMs, own);
             const settled = secondary
               ? await this.race(options, primary, () => this.start(options, secondary.candidate, deadline, startedAt, attempts, attemptFn, 0, true), secondary.afterMs, deadline, startedAt)
               : await this.settle(options, primary, startedAt);
@@ -172,18 +180,26 @@ export class Executor {
    * the next candidate with the partial answer as an assistant message (or ends with
    * StreamInterruptedError carrying the partial text).
    */
-  async *stream(
-    options: RunOptions & { idleMs: number; firstTokenMs?: number; onStreamFailure: 'resume' | 'error' },
+  async *stream<F = never>(
+    options: RunOptions & {
+      idleMs: number;
+      firstTokenMs?: number;
+      onStreamFailure: 'resume' | 'error';
+      /** Builds the last part from the outcome (the client's finish part with its route). */
+      finishPart?: (outcome: StreamOutcome) => F;
+      /** Told of the error that ends the stream, before it is thrown. */
+      onError?: (error: unknown) => void;
+    },
     open: (target: Target, ctx: CallContext, attempt: AttemptInfo, partialText: string) => AsyncIterable<StreamPart>,
-  ): AsyncGenerator<StreamPart, StreamOutcome> {
+  ): AsyncGenerator<StreamPart | F, StreamOutcome | undefined> {
     const { clock } = this.deps;
     const startedAt = clock.now();
     const firstTokenBudget = Math.min(options.firstTokenMs ?? options.budgetMs, options.budgetMs);
     // Errors before the first part report the first-token budget that ran out.
     options = { ...options, budgetMs: firstTokenBudget };
     const deadline = createDeadline(firstTokenBudget, clock, options.abortSignal);
-    // After the first part the budget no longer applies; the caller's signal still does.
-    const lifetime = childController(options.abortSignal ?? new AbortController().signal);
+    // After the first part the budget no longer applies (the deadline is disarmed); the caller's
+    // signal still does, through the same deadline signal.
     const attempts: AttemptRecord[] = [];
     const candidates = options.plan.candidates;
     let partial = '';
@@ -192,6 +208,7 @@ export class Executor {
     let ttftMs: number | undefined;
     let current: { candidate: Candidate; iterator: AsyncIterator<StreamPart>; controller: AbortController; record: AttemptRecord; replica?: number } | undefined;
     let hedged = false;
+    let finished = false;
     let lastError: InferlaneError | undefined;
     const hedgeOn = options.hedge !== false && options.hedge !== undefined;
     if (hedgeOn) this.deps.hedgeBudget.deposit();
@@ -202,9 +219,9 @@ export class Executor {
         const candidate = candidates[index];
         if (!current) {
           // Open a stream and wait for its first part (the budget's deadline rules here).
-          const parent = partial ? lifetime.controller.signal : deadline.signal;
+          const parent = deadline.signal;
           if (partial === '') this.throwIfDone(deadline, options, attempts, lastError);
-          else if (lifetime.controller.signal.aborted) throw new AbortedError(undefined, {});
+          else if (deadline.cause() === 'caller') throw new AbortedError(undefined, {});
           if (!this.deps.stats.tryAcquire(candidate.target.id, clock.now())) {
             attempts.push(this.skipped(candidate, startedAt, 'circuit open'));
             index++;
@@ -216,7 +233,7 @@ export class Executor {
             this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart> }>(
               options,
               which,
-              { signal: parent, at: partial ? Number.POSITIVE_INFINITY : deadline.at },
+              { signal: parent, at: partial ? Number.POSITIVE_INFINITY : deadline.at, abort: deadline.abort },
               startedAt,
               attempts,
               async (target, ctx, info) => {
@@ -227,6 +244,8 @@ export class Executor {
               retry,
               isHedge,
               partial ? undefined : this.attemptLimit(candidates, candidates.indexOf(which), deadline, 'ttft'),
+              // Alone and last: nothing aborts this attempt but the end of the call itself.
+              isHedge || secondary !== undefined || candidates.indexOf(which) < candidates.length - 1,
             );
           try {
             const primary = openFirst(candidate, false);
@@ -238,6 +257,7 @@ export class Executor {
             if (winner.candidate !== candidate) index = candidates.indexOf(winner.candidate);
             current = { candidate: winner.candidate, iterator: settled.value.iterator, controller: winner.controller, record: winner.record, replica: winner.replica };
             if (ttftMs === undefined) ttftMs = clock.now() - startedAt;
+            deadline.disarm();
             current.record.ttftMs = clock.now() - startedAt - current.record.startMs;
             const first = settled.value.first;
             if (first.done) throw new InferlaneError('PROVIDER_ERROR', 'the stream ended before any part', { retryable: true, target: winner.candidate.target.id });
@@ -291,10 +311,12 @@ export class Executor {
         }
         // Pump the rest of the winning stream under the idle deadline.
         const active = current;
+        const watchdog = this.watchdog(options.idleMs, active.controller, active.candidate.target.id);
         try {
           for (;;) {
-            const step = await this.nextWithin(active.iterator, options.idleMs, active.controller, active.candidate.target.id);
+            const step = await Promise.race([active.iterator.next(), watchdog.failed]);
             if (step.done) break;
+            watchdog.touch();
             const part = step.value;
             if (part.type === 'text-delta') {
               partial += part.text;
@@ -310,7 +332,8 @@ export class Executor {
           this.deps.stats.recordSuccess(active.candidate.target.id, { ttftMs: active.record.ttftMs, totalMs: active.record.durationMs }, clock.now());
           options.conversation?.settle?.(active.candidate.target, active.replica, true);
           this.deps.emit('attempt', { ...active.record, operation: options.operation });
-          return {
+          finished = true;
+          const outcome: StreamOutcome = {
             candidate: active.candidate,
             attempts,
             text: partial,
@@ -322,9 +345,11 @@ export class Executor {
             fellBack: active.candidate !== candidates[0],
             hedged,
           };
+          if (options.finishPart) yield options.finishPart(outcome);
+          return outcome;
         } catch (thrown) {
+          const error = deadline.cause() === 'caller' ? new AbortedError(undefined, { target: active.candidate.target.id }) : toInferlaneError(thrown, active.candidate.target.id);
           active.controller.abort('stream-failed');
-          const error = lifetime.controller.signal.aborted ? new AbortedError(undefined, { target: active.candidate.target.id }) : toInferlaneError(thrown, active.candidate.target.id);
           lastError = error;
           this.failRecord(active.record, error, startedAt, options, active.candidate, active.replica);
           current = undefined;
@@ -337,16 +362,19 @@ export class Executor {
             continue;
           }
           throw new StreamInterruptedError(partial, attempts, { cause: error, target: active.candidate.target.id });
+        } finally {
+          watchdog.stop();
         }
       }
       if (partial) throw new StreamInterruptedError(partial, attempts, { cause: lastError });
       this.throwIfDone(deadline, options, attempts, lastError);
       throw new AllTargetsFailedError(attempts, { cause: lastError, retryable: lastError?.retryable });
+    } catch (error) {
+      options.onError?.(error);
+      throw error;
     } finally {
-      // Breaking out of `for await` lands here too: abort whatever is still open.
-      current?.controller.abort('done');
-      lifetime.release();
-      lifetime.controller.abort('done');
+      // Breaking out of `for await` or failing lands here too: abort whatever is still open.
+      if (!finished) current?.controller.abort('done');
       deadline.dispose();
     }
   }
@@ -386,16 +414,19 @@ export class Executor {
   private start<T>(
     options: RunOptions,
     candidate: Candidate,
-    deadline: Pick<Deadline, 'signal' | 'at'>,
+    deadline: Pick<Deadline, 'signal' | 'at' | 'abort'>,
     startedAt: number,
     attempts: AttemptRecord[],
     attemptFn: AttemptFn<T>,
     retry: number,
     hedge: boolean,
     limitMs?: number,
+    own = true,
   ): Started<T> {
     const { clock } = this.deps;
-    const { controller, release } = childController(deadline.signal);
+    // Creating AbortControllers is a large share of the per-call cost: share the deadline's
+    // signal when nothing aborts this attempt alone.
+    const { controller, release } = own ? childController(deadline.signal) : { controller: shared(deadline), release: noop };
     // An attempt may not eat the time the next candidate needs (a hung primary must leave room).
     const limitTimer = limitMs !== undefined ? clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs)) : undefined;
     const record: AttemptRecord = { target: candidate.target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0, ...(hedge ? { hedge: true } : {}) };
@@ -417,7 +448,8 @@ export class Executor {
           emit: (event, payload) => this.deps.emit(event, payload),
         };
         // Never wait on an adapter past its signal: the budget rules even if an adapter is slow to notice.
-        return await abortable(attemptFn(candidate.target, ctx, { retry, prepared }), controller.signal);
+        const attempt = attemptFn(candidate.target, ctx, { retry, prepared });
+        return await (options.attemptsHonourSignal ? attempt : abortable(attempt, controller.signal));
       } catch (error) {
         if (controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted) {
           throw new DeadlineExceededError(Math.round(limitMs ?? 0), { target: candidate.target.id, detail: `${candidate.target.id} did not answer within its share of the budget, leaving time for the next target`, cause: error });
@@ -551,24 +583,41 @@ export class Executor {
     }
   }
 
-  private nextWithin(iterator: AsyncIterator<StreamPart>, idleMs: number, controller: AbortController, targetId: string): Promise<IteratorResult<StreamPart>> {
+  /**
+   * One watchdog per stream instead of a timer per part: it fires `idleMs` after the last part
+   * (re-arming itself while parts keep coming) and also fails fast when the attempt is aborted, so
+   * a hung iterator can never hold the caller.
+   */
+  private watchdog(idleMs: number, controller: AbortController, targetId: string): { touch(): void; stop(): void; failed: Promise<never> } {
     const { clock } = this.deps;
-    return new Promise((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
-        controller.abort('stream-timeout');
-        reject(new DeadlineExceededError(idleMs, { target: targetId, detail: `no stream part for ${idleMs} ms (idleMs)` }));
-      }, idleMs);
-      abortable(iterator.next(), controller.signal).then(
-        (step) => {
-          clock.clearTimeout(timer);
-          resolve(step);
-        },
-        (error) => {
-          clock.clearTimeout(timer);
-          reject(error);
-        },
-      );
+    let last = clock.now();
+    let timer: unknown;
+    let fail!: (error: unknown) => void;
+    const failed = new Promise<never>((_, reject) => {
+      fail = reject;
     });
+    failed.catch(() => undefined);
+    const check = () => {
+      const idle = clock.now() - last;
+      if (idle >= idleMs) {
+        // Fail first: aborting wakes the abort listener, which must not win the race.
+        fail(new DeadlineExceededError(idleMs, { target: targetId, detail: `no stream part for ${idleMs} ms (idleMs)` }));
+        controller.abort('stream-timeout');
+      } else timer = clock.setTimeout(check, idleMs - idle);
+    };
+    timer = clock.setTimeout(check, idleMs);
+    const onAbort = () => fail(new AbortedError('aborted'));
+    controller.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      touch: () => {
+        last = clock.now();
+      },
+      stop: () => {
+        clock.clearTimeout(timer);
+        controller.signal.removeEventListener('abort', onAbort);
+      },
+      failed,
+    };
   }
 
   private skipped(candidate: Candidate, startedAt: number, reason: string): AttemptRecord {
@@ -613,6 +662,13 @@ export interface StreamOutcome {
 function describeAttempts(attempts: AttemptRecord[]): string {
   if (attempts.length === 0) return 'no attempt could start';
   return attempts.map((a) => `${a.target} ${a.outcome}${a.code ? ` ${a.code}` : ''} after ${Math.round(a.durationMs)} ms`).join('; ');
+}
+
+const noop = () => undefined;
+
+/** The call's own deadline as an attempt's controller, for the only attempt in flight: aborting it ends the call. */
+function shared(deadline: Pick<Deadline, 'signal' | 'abort'>): AbortController {
+  return { signal: deadline.signal, abort: () => deadline.abort('done') } as unknown as AbortController;
 }
 
 /** Rejects as soon as `signal` aborts, even if `promise` never settles (a hung iterator). */

@@ -365,7 +365,7 @@ describe('MicroBatcher embed', () => {
   it('bounds the queue under a burst: extra items reject at once with a retryable QueueFullError', async () => {
     const hold = gate();
     const maxQueue = 8;
-    const { target, calls } = embeddingTarget({ microBatch: { maxBatchSize: 4, maxWaitMs: 10, concurrency: 1, maxQueue }, before: () => hold.opened });
+    const { target, calls } = embeddingTarget({ microBatch: { maxBatchSize: 4, maxWaitMs: 10, concurrency: 1, maxQueue, whenFull: 'reject' }, before: () => hold.opened });
     const { batcher } = batcherWithEvents();
     const texts = Array.from({ length: 40 }, (_, index) => `burst ${index}`);
     const states: ('pending' | 'fulfilled' | 'rejected')[] = texts.map(() => 'pending');
@@ -409,8 +409,42 @@ describe('MicroBatcher embed', () => {
     expect((await again).embeddings).toEqual([vectorOf('after the burst')]);
   });
 
+  it('by default a burst waits for room: the queue stays bounded and every caller gets its own vector', async () => {
+    const maxQueue = 8;
+    const { target, calls } = embeddingTarget({ microBatch: { maxBatchSize: 4, maxWaitMs: 1, concurrency: 1, maxQueue } });
+    const { batcher } = batcherWithEvents();
+    const texts = Array.from({ length: 40 }, (_, index) => `wave ${index}`);
+    let peak = 0;
+    const results = texts.map((text) => batcher.embed(target, [text], {}, enqueueOptions()));
+    for (let step = 0; step < 200 && calls.length < 10; step++) {
+      peak = Math.max(peak, batcher.pending());
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    const values = await Promise.all(results);
+    values.forEach((value, index) => expect(value.embeddings).toEqual([vectorOf(texts[index])]));
+    // Waiting callers are not queued items: the queue never held more than the bound plus one request in flight.
+    expect(peak).toBeLessThanOrEqual(maxQueue + 4);
+    expect(calls).toHaveLength(10);
+  });
+
+  it('a caller waiting for room that aborts leaves without being sent', async () => {
+    const hold = gate();
+    const { target, calls } = embeddingTarget({ microBatch: { maxBatchSize: 2, maxWaitMs: 1, concurrency: 1, maxQueue: 2 }, before: () => hold.opened });
+    const { batcher } = batcherWithEvents();
+    const first = ['a', 'b', 'c', 'd'].map((text) => batcher.embed(target, [text], {}, enqueueOptions()));
+    await vi.advanceTimersByTimeAsync(2);
+    const controller = new AbortController();
+    const late = batcher.embed(target, ['late'], {}, { ...enqueueOptions(), signal: controller.signal });
+    controller.abort();
+    await expect(late).rejects.toMatchObject({ code: 'ABORTED' });
+    hold.open();
+    await vi.advanceTimersByTimeAsync(5);
+    await Promise.all(first);
+    expect(calls.flatMap((call) => call.inputs)).not.toContain('late');
+  });
+
   it('admits one call larger than the bound only when nothing else waits, whole or not at all', async () => {
-    const { target, calls } = embeddingTarget({ microBatch: { maxBatchSize: 4, maxWaitMs: 1, concurrency: 2, maxQueue: 8 } });
+    const { target, calls } = embeddingTarget({ microBatch: { maxBatchSize: 4, maxWaitMs: 1, concurrency: 2, maxQueue: 8, whenFull: 'reject' } });
     const { batcher } = batcherWithEvents();
     const big = Array.from({ length: 20 }, (_, index) => `big ${index}`);
     const alone = batcher.embed(target, big, {}, enqueueOptions());
@@ -603,7 +637,7 @@ describe('MicroBatcher generate', () => {
 
 describe('microBatchDefaults', () => {
   it('follows DESIGN.md section 14 per runtime', () => {
-    expect(microBatchDefaults('server', 'embedding')).toEqual({ maxBatchSize: 512, maxBatchTokens: 250_000, maxWaitMs: 5, concurrency: 4, maxQueue: 2_048 });
+    expect(microBatchDefaults('server', 'embedding')).toEqual({ maxBatchSize: 512, maxBatchTokens: 250_000, maxWaitMs: 5, concurrency: 4, maxQueue: 2_048, whenFull: 'wait' });
     expect(microBatchDefaults('serverless', 'embedding')).toMatchObject({ maxBatchSize: 512, maxWaitMs: 0 });
     expect(microBatchDefaults('browser', 'embedding')).toMatchObject({ maxBatchSize: 64, maxWaitMs: 15, maxQueue: 256 });
     expect(microBatchDefaults('server', 'self-hosted-embedding')).toMatchObject({ maxBatchSize: 32, maxQueue: 128 });
@@ -612,6 +646,6 @@ describe('microBatchDefaults', () => {
   it('lets a target override the runtime defaults, clamped to the provider limits', () => {
     const batcher = new MicroBatcher({ emit: () => undefined, runtime: 'browser', defaults: { concurrency: 3 } });
     const target: Target = { id: 't', kind: 'cloud', modalities: ['embedding'], limits: { maxBatchSize: 100 }, microBatch: { maxBatchSize: 1_000, maxWaitMs: 7 } };
-    expect(batcher.settingsFor(target, 'embed')).toEqual({ maxBatchSize: 100, maxBatchTokens: 250_000, maxWaitMs: 7, concurrency: 3, maxQueue: 400 });
+    expect(batcher.settingsFor(target, 'embed')).toEqual({ maxBatchSize: 100, maxBatchTokens: 250_000, maxWaitMs: 7, concurrency: 3, maxQueue: 400, whenFull: 'wait' });
   });
 });
