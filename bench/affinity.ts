@@ -20,13 +20,12 @@
  *
  *   npx tsx bench/affinity.ts [--users 200] [--turns 20] [--replicas 4] [--capacity 4000] [--concurrency 16]
  */
-import { pathToFileURL } from 'node:url';
 import { Conversation, type ConversationHost } from '../src/conversation/conversation.js';
 import { ReplicaBalancer, type ReplicaStrategy } from '../src/conversation/replicas.js';
 import { createClient, type InferlaneClient } from '../src/index.js';
 import { openai } from '../providers/openai/index.js';
 import { startOpenAIServer } from '../test/servers/openai-compatible.js';
-import { mulberry32, quantile, ratio, table } from './util.js';
+import { argValue, mulberry32, quantile, ratio, runIfMain, table } from './util.js';
 
 export interface AffinityOptions {
   users?: number;
@@ -219,14 +218,5 @@ export async function run(overrides: AffinityOptions = {}): Promise<StrategyResu
   return results;
 }
 
-function argValue(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, () => run());

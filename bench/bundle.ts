@@ -6,9 +6,9 @@
  *   npx tsx bench/bundle.ts
  */
 import { build } from 'esbuild';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { table } from './util.js';
+import { runIfMain, table } from './util.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -65,9 +65,4 @@ function kb(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, () => run());

@@ -15,12 +15,11 @@
  */
 import { createOpenAI } from '@ai-sdk/openai';
 import { embed } from 'ai';
-import { pathToFileURL } from 'node:url';
 import { createClient } from '../src/index.js';
 import { microBatchDefaults } from '../src/batching/micro-batcher.js';
 import { openai } from '../providers/openai/index.js';
 import { spawnServer } from '../test/servers/standalone.js';
-import { quantile, ratio, table } from './util.js';
+import { argValue, quantile, ratio, runIfMain, table } from './util.js';
 
 const model = 'text-embedding-3-small';
 /** Over 2 s is the batch segment; targets without a batch endpoint serve it online. Big so no call times out under 10,000 at once. */
@@ -161,14 +160,5 @@ export async function run(options: { calls?: number; light?: number } = {}): Pro
   }
 }
 
-function argValue(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index === -1 ? undefined : process.argv[index + 1];
-}
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, () => run());

@@ -14,11 +14,10 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
-import { pathToFileURL } from 'node:url';
 import { createClient } from '../src/index.js';
 import { openai } from '../providers/openai/index.js';
 import { spawnServer } from '../test/servers/standalone.js';
-import { mulberry32, quantile, ratio, table } from './util.js';
+import { argValue, mulberry32, quantile, ratio, runIfMain, table } from './util.js';
 
 type Contender = { name: string; generate: () => Promise<unknown>; stream: () => Promise<unknown> };
 
@@ -109,14 +108,5 @@ async function measureThroughput(call: () => Promise<unknown>, concurrency: numb
   return total / ((performance.now() - t0) / 1000);
 }
 
-function argValue(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, () => run());

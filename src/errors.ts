@@ -223,6 +223,28 @@ export class JobError extends InferlaneError {
   }
 }
 
+/**
+ * What a provider asked us to wait, ms, from `retry-after-ms` or `retry-after` (seconds or an
+ * HTTP date), as openai-node reads them. Undefined when absent or unreadable. The retry policy
+ * (src/execute/retry-policy.ts) decides whether the wait fits the deadline.
+ */
+export function retryAfterMs(headers: Headers | Record<string, string> | undefined | null, now: () => number = Date.now): number | undefined {
+  if (!headers) return undefined;
+  const read = (name: string): string | null | undefined =>
+    typeof (headers as Headers).get === 'function' ? (headers as Headers).get(name) : (headers as Record<string, string>)[name];
+  const milliseconds = read('retry-after-ms')?.trim();
+  if (milliseconds) {
+    const value = Number(milliseconds);
+    if (Number.isFinite(value) && value >= 0) return value;
+  }
+  const retryAfter = read('retry-after')?.trim();
+  if (!retryAfter) return undefined;
+  const seconds = Number(retryAfter);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const date = Date.parse(retryAfter);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now());
+}
+
 /** Normalises anything thrown into an InferlaneError without leaking request data. */
 export function toInferlaneError(error: unknown, target?: string): InferlaneError {
   if (InferlaneError.isInstance(error)) return error;

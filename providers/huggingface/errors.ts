@@ -23,6 +23,7 @@ import {
   RateLimitedError,
   isAbortError,
   redact,
+  retryAfterMs,
 } from '../../src/errors.js';
 
 /** What the adapter's fetch wrapper saw during one call. */
@@ -114,25 +115,8 @@ function fromStatus(status: number, source: string, detail: string, cause: unkno
   return new ProviderError(`${target}: ${source} answered HTTP ${status}${loading}: ${detail}`, { target, status, retryable, retryAfterMs, cause });
 }
 
-/**
- * Reads `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date).
- * Returns undefined when absent or unreadable.
- */
-export function parseRetryAfter(headers: Headers | undefined, now: () => number = Date.now): number | undefined {
-  if (!headers) return undefined;
-  const milliseconds = headers.get('retry-after-ms');
-  if (milliseconds !== null && milliseconds.trim() !== '') {
-    const value = Number(milliseconds);
-    if (Number.isFinite(value) && value >= 0) return value;
-  }
-  const retryAfter = headers.get('retry-after');
-  if (retryAfter === null || retryAfter.trim() === '') return undefined;
-  const seconds = Number(retryAfter);
-  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
-  const date = Date.parse(retryAfter);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now());
-}
+/** Retry-After parsing lives in one place for every adapter: see `retryAfterMs` in src/errors.ts. */
+export const parseRetryAfter = retryAfterMs;
 
 /** HF's 503 "model is loading" body carries `estimated_time` in seconds. */
 function estimatedLoadingMs(error: unknown): number | undefined {

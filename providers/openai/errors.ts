@@ -17,6 +17,7 @@ import {
   RateLimitedError,
   isAbortError,
   redact,
+  retryAfterMs,
 } from '../../src/errors.js';
 
 /** Socket-level codes that mean "no usable response": retry here or fall back elsewhere. */
@@ -117,28 +118,8 @@ function mapStatusError(error: APIError, options: MapErrorOptions): InferlaneErr
   return new ProviderError(prefix, { target, status, cause: error, retryable: false });
 }
 
-/**
- * Reads `retry-after-ms` (milliseconds) or `retry-after` (seconds, or an HTTP date),
- * as openai-node does. Returns undefined when absent or unreadable; never negative.
- */
-export function parseRetryAfter(headers: Headers | Record<string, string> | undefined | null, now: () => number = Date.now): number | undefined {
-  if (!headers) return undefined;
-  const read = (name: string): string | null | undefined =>
-    typeof (headers as Headers).get === 'function' ? (headers as Headers).get(name) : (headers as Record<string, string>)[name];
-
-  const milliseconds = read('retry-after-ms');
-  if (milliseconds != null && milliseconds.trim() !== '') {
-    const value = Number.parseFloat(milliseconds);
-    if (Number.isFinite(value)) return Math.max(0, value);
-  }
-  const retryAfter = read('retry-after');
-  if (retryAfter == null || retryAfter.trim() === '') return undefined;
-  const seconds = Number(retryAfter.trim());
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(retryAfter);
-  if (Number.isFinite(date)) return Math.max(0, date - now());
-  return undefined;
-}
+/** Retry-After parsing lives in one place for every adapter: see `retryAfterMs` in src/errors.ts. */
+export const parseRetryAfter = retryAfterMs;
 
 /** The provider's own sentence, without openai-node's status prefix. */
 function providerWords(error: APIError): string {

@@ -10,6 +10,7 @@
  *
  * Imports: hash.ts.
  */
+import { mulberry32 } from '../random.js';
 import { hash64 } from './hash.js';
 
 export type ReplicaStrategy = 'affinity' | 'round-robin' | 'random';
@@ -45,16 +46,6 @@ interface TargetState {
   roundRobin: number;
 }
 
-/** A deterministic PRNG (mulberry32) for the `random` baseline. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), 1 | state);
-    value ^= value + Math.imul(value ^ (value >>> 7), 61 | value);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class ReplicaBalancer {
   readonly strategy: ReplicaStrategy;

@@ -121,7 +121,7 @@ export class Executor {
             attempts.push(this.skipped(candidate, startedAt, 'circuit open'));
             break;
           }
-          const secondary = hedgeOn && retry === 0 ? this.hedgeCandidate(candidates, index, deadline) : undefined;
+          const secondary = hedgeOn && retry === 0 ? this.hedgeCandidate(candidates, index, deadline, options.hedge || undefined) : undefined;
           try {
             const limitMs = this.attemptLimit(candidates, index, deadline, 'total');
             // Its own controller only when something may abort this attempt alone (a hedge, a time limit).
@@ -146,23 +146,7 @@ export class Executor {
             const hedgeConsumed = (thrown as { hedgeConsumedNext?: boolean })?.hedgeConsumedNext === true;
             if (hedgeConsumed) index++;
             const next = candidates[index + 1];
-            const decision = decide({
-              error,
-              retries: retry,
-              remainingMs: deadline.remaining(),
-              attemptMs: this.predict(candidate.target.id, 'total', 0.5, candidate.predictedMs.p50),
-              reserveMs: next ? this.predict(next.target.id, 'total', 0.5, next.predictedMs.p50) : 0,
-              hasNext: next !== undefined,
-              settings: { ...this.deps.retry, maxRetries: options.maxRetries ?? this.deps.retry.maxRetries },
-              random: this.deps.random,
-            });
-            if (decision.action === 'stop') throw this.finalError(error, deadline, options, attempts, decision.reason);
-            if (decision.action === 'retry' && !hedgeConsumed) {
-              this.deps.emit('retry', { operation: options.operation, target: candidate.target.id, retry: retry + 1, delayMs: Math.round(decision.delayMs), reason: decision.reason, code: error.code });
-              await sleep(decision.delayMs, deadline.signal, clock).catch(() => undefined);
-              continue;
-            }
-            if (next) this.deps.emit('fallback', { operation: options.operation, from: candidate.target.id, to: next.target.id, reason: decision.reason, code: error.code });
+            if ((await this.afterFailure(options, error, retry, candidate, next, deadline, attempts, 'total', !hedgeConsumed)) === 'retry') continue;
             break;
           }
         }
@@ -228,7 +212,7 @@ export class Executor {
             retry = 0;
             continue;
           }
-          const secondary = hedgeOn && retry === 0 && partial === '' ? this.hedgeCandidate(candidates, index, deadline) : undefined;
+          const secondary = hedgeOn && retry === 0 && partial === '' ? this.hedgeCandidate(candidates, index, deadline, options.hedge || undefined) : undefined;
           const openFirst = (which: Candidate, isHedge: boolean) =>
             this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart> }>(
               options,
@@ -286,24 +270,10 @@ export class Executor {
               if (error.code === 'ABORTED') throw error;
               throw new StreamInterruptedError(partial, attempts, { cause: error, target: candidate.target.id });
             }
-            const decision = decide({
-              error,
-              retries: retry,
-              remainingMs: deadline.remaining(),
-              attemptMs: this.predict(candidate.target.id, 'ttft', 0.5, candidate.predictedMs.p50),
-              reserveMs: next ? this.predict(next.target.id, 'ttft', 0.5, next.predictedMs.p50) : 0,
-              hasNext: next !== undefined,
-              settings: { ...this.deps.retry, maxRetries: options.maxRetries ?? this.deps.retry.maxRetries },
-              random: this.deps.random,
-            });
-            if (decision.action === 'stop') throw this.finalError(error, deadline, options, attempts, decision.reason);
-            if (decision.action === 'retry') {
-              this.deps.emit('retry', { operation: options.operation, target: candidate.target.id, retry: retry + 1, delayMs: Math.round(decision.delayMs), reason: decision.reason, code: error.code });
-              await sleep(decision.delayMs, deadline.signal, clock).catch(() => undefined);
+            if ((await this.afterFailure(options, error, retry, candidate, next, deadline, attempts, 'ttft', true)) === 'retry') {
               retry++;
               continue;
             }
-            if (next) this.deps.emit('fallback', { operation: options.operation, from: candidate.target.id, to: next.target.id, reason: decision.reason, code: error.code });
             index++;
             retry = 0;
             continue;
@@ -381,11 +351,47 @@ export class Executor {
 
   // -- pieces -------------------------------------------------------------------------------
 
-  private hedgeCandidate(candidates: Candidate[], index: number, deadline: Deadline): { candidate: Candidate; afterMs: number } | undefined {
+  /**
+   * After a failed attempt: asks the retry policy, then either throws (stop), sleeps and says
+   * 'retry' (same target), or says 'next' (the caller moves on; a `fallback` event when there is
+   * somewhere to go).
+   */
+  private async afterFailure(
+    options: RunOptions,
+    error: InferlaneError,
+    retry: number,
+    candidate: Candidate,
+    next: Candidate | undefined,
+    deadline: Deadline,
+    attempts: AttemptRecord[],
+    metric: 'ttft' | 'total',
+    mayRetry: boolean,
+  ): Promise<'retry' | 'next'> {
+    const decision = decide({
+      error,
+      retries: retry,
+      remainingMs: deadline.remaining(),
+      attemptMs: this.predict(candidate.target.id, metric, 0.5, candidate.predictedMs.p50),
+      reserveMs: next ? this.predict(next.target.id, metric, 0.5, next.predictedMs.p50) : 0,
+      hasNext: next !== undefined,
+      settings: { ...this.deps.retry, maxRetries: options.maxRetries ?? this.deps.retry.maxRetries },
+      random: this.deps.random,
+    });
+    if (decision.action === 'stop') throw this.finalError(error, deadline, options, attempts, decision.reason);
+    if (decision.action === 'retry' && mayRetry) {
+      this.deps.emit('retry', { operation: options.operation, target: candidate.target.id, retry: retry + 1, delayMs: Math.round(decision.delayMs), reason: decision.reason, code: error.code });
+      await sleep(decision.delayMs, deadline.signal, this.deps.clock).catch(() => undefined);
+      return 'retry';
+    }
+    if (next) this.deps.emit('fallback', { operation: options.operation, from: candidate.target.id, to: next.target.id, reason: decision.reason, code: error.code });
+    return 'next';
+  }
+
+  private hedgeCandidate(candidates: Candidate[], index: number, deadline: Deadline, hedge: HedgeOptions | undefined): { candidate: Candidate; afterMs: number } | undefined {
     const next = candidates[index + 1];
     if (!next) return undefined;
     const primary = candidates[index];
-    const afterMs = this.predict(primary.target.id, 'ttft', 0.9, primary.predictedMs.ttftP90);
+    const afterMs = hedge?.afterMs ?? this.predict(primary.target.id, 'ttft', hedge?.quantile ?? 0.9, primary.predictedMs.ttftP90);
     // A hedge that could not answer before the deadline only adds load.
     if (afterMs + this.predict(next.target.id, 'ttft', 0.5, next.predictedMs.p50) > deadline.remaining()) return undefined;
     return { candidate: next, afterMs };
@@ -558,6 +564,7 @@ export class Executor {
         loser.record.code = 'ABORTED';
         loser.record.message = 'lost the hedge';
         loser.record.durationMs = clock.now() - startedAt - loser.record.startMs;
+        this.deps.emit('attempt', { ...loser.record, operation: options.operation });
       }
       if (!isStream) this.succeed(result.started, startedAt, options);
       report(result.started.candidate.target.id);

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../src/random.js';
 import { describe, expect, it } from 'vitest';
 import { Jobs, type JobItem, type JobProgressEvent, type JobResult, type JobsOptions } from '../../src/batching/jobs.js';
 import { InferlaneError } from '../../src/errors.js';
@@ -6,16 +7,6 @@ import type { KeyValueStore } from '../../src/stores/store.js';
 import type { BatchItemResult, Target } from '../../src/target.js';
 import { storeBatchProvider, type StoreBatchProviderOptions } from './fixtures/store-batch-provider.js';
 
-/** A seeded generator (mulberry32) so ids and jitter repeat run to run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), 1 | state);
-    value ^= value + Math.imul(value ^ (value >>> 7), 61 | value);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Setup {
   jobs: Jobs;
@@ -47,7 +38,7 @@ function setup(providerOptions: Partial<StoreBatchProviderOptions> = {}, extra: 
       throw new Error('not used');
     },
     now: () => clock.now,
-    random: seeded(7),
+    random: mulberry32(7),
     sleep: async (ms) => {
       sleeps.push(ms);
       clock.now += ms;
@@ -241,7 +232,7 @@ describe('Jobs over a batch endpoint', () => {
     const target: Target = { id: 'fake:batch', kind: 'batch', modalities: ['text'], batch: shared.provider };
     const workers = [1, 2].map(
       (seed) =>
-        new Jobs({ store: shared.store, targets: [target], emit: () => {}, runOnline: async () => ({ customId: '', ok: false, error: { code: 'x', message: 'x' } }), now: () => shared.clock.now, random: seeded(seed), sleep: async () => {} }),
+        new Jobs({ store: shared.store, targets: [target], emit: () => {}, runOnline: async () => ({ customId: '', ok: false, error: { code: 'x', message: 'x' } }), now: () => shared.clock.now, random: mulberry32(seed), sleep: async () => {} }),
     );
     await Promise.all(workers.map((worker) => worker.resume()));
     await Promise.all(workers.map((worker) => worker.wait(handle.id, { pollIntervalMs: 1 })));

@@ -66,6 +66,19 @@ describe('hedging', () => {
     await primary.waitFor((rs) => rs[0]?.aborted === true);
   });
 
+  it('honours an explicit hedge delay', async () => {
+    primary.script('/chat/completions', { latencyMs: 400, times: 100 });
+    const c = client();
+    const hedges: { afterMs: number }[] = [];
+    c.on('hedge', (e) => hedges.push(e));
+    const result = await c.generate({ prompt: 'explicit', latency: 2000, hedge: { afterMs: 120 } });
+    expect(result.route).toMatchObject({ target: 'secondary', hedged: true });
+    expect(hedges).toEqual([expect.objectContaining({ afterMs: 120 })]);
+    // The secondary was not asked before the delay.
+    const hedgeAttempt = result.route.attempts.find((a) => a.hedge)!;
+    expect(hedgeAttempt.startMs).toBeGreaterThanOrEqual(115);
+  });
+
   it('does not hedge when the primary is fast', async () => {
     const { route } = await collect(client().stream({ prompt: 'fast', latency: 90 }));
     expect(route).toMatchObject({ target: 'primary', hedged: false });
