@@ -5,7 +5,7 @@
  * same ~2,000-token system prompt, against the local OpenAI-compatible server with 4 replicas
  * and its prompt-cache emulation (prefixes at 1,024 tokens and every 128 above, keyed by
  * `prompt_cache_key`, LRU per replica, 5-minute idle TTL on a simulated clock: users think 30 s
- * between turns). Each replica's cache holds `capacity` prefix entries (default 4,000 of 128
+ * between turns). Each replica's cache holds `capacity` prefix entries (default 3,000 of 128
  * tokens, about 512k tokens: the KV cache of one 80 GB GPU serving an 8B model at 128 KiB a
  * token), so a replica cannot hold every conversation; that
  * limit is what makes placement matter, as in vLLM/SGLang deployments.
@@ -187,7 +187,7 @@ export async function run(overrides: AffinityOptions = {}): Promise<StrategyResu
     users: Number(argValue('--users') ?? overrides.users ?? 200),
     turns: Number(argValue('--turns') ?? overrides.turns ?? 20),
     replicas: Number(argValue('--replicas') ?? overrides.replicas ?? 4),
-    capacity: Number(argValue('--capacity') ?? overrides.capacity ?? 4_000),
+    capacity: Number(argValue('--capacity') ?? overrides.capacity ?? 3_000),
     concurrency: Number(argValue('--concurrency') ?? overrides.concurrency ?? 16),
     seed: overrides.seed ?? 7,
   };
