@@ -73,10 +73,16 @@ export async function run(options: { calls?: number; concurrency?: number } = {}
       }
       const rows: string[][] = [];
       const directMedian = quantile(samples.get('direct openai')!, 0.5);
-      const throughput = new Map<string, number>();
-      for (const c of contenders) {
-        throughput.set(c.name, await measureThroughput(c[mode], concurrency, Math.max(2000, calls)));
+      // Throughput: three rounds in rotated order, median per contender, so warm-up and machine
+      // drift do not favour whoever runs last.
+      const rounds = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+      for (let round = 0; round < 3; round++) {
+        for (let k = 0; k < contenders.length; k++) {
+          const c = contenders[(k + round) % contenders.length];
+          rounds.get(c.name)!.push(await measureThroughput(c[mode], concurrency, Math.max(2000, calls)));
+        }
       }
+      const throughput = new Map([...rounds].map(([name, values]) => [name, quantile(values, 0.5)]));
       for (const c of contenders) {
         const s = samples.get(c.name)!;
         const median = quantile(s, 0.5);

@@ -160,6 +160,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       retry: { ...defaultRetrySettings, ...options.retry },
       hedgeBudget: new HedgeBudget(options.hedge),
       emit: (event, payload) => (this.emit as (e: string, p: unknown) => boolean)(event, payload),
+      listens: (event) => this.listenerCount(event) > 0,
     });
     if (options.microBatch !== false) {
       this.batcher = createMicroBatcher({
@@ -369,7 +370,9 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private async planFor(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Promise<Plan> {
     if (!this.availabilityKnown) await this.checkAvailability();
     const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
-    this.emit('route', { operation, segment, budgetMs, candidates: thePlan.candidates.map((c) => c.target.id), rejected: thePlan.rejected });
+    if (this.listenerCount('route') > 0) {
+      this.emit('route', { operation, segment, budgetMs, candidates: thePlan.candidates.map((c) => c.target.id), rejected: thePlan.rejected });
+    }
     if (thePlan.candidates.length === 0) {
       const error = noRouteError(operation, request, budgetMs, thePlan);
       this.reportError(operation, error);

@@ -45,6 +45,8 @@ export interface ExecutorDeps {
   retry: RetrySettings;
   hedgeBudget: HedgeBudget;
   emit<K extends keyof ExecutorEvents>(event: K, payload: ExecutorEvents[K]): void;
+  /** Whether anyone listens (payloads are not built for nobody). @default always */
+  listens?(event: keyof ExecutorEvents): boolean;
 }
 
 export interface HedgeOptions {
@@ -301,7 +303,7 @@ export class Executor {
           active.record.durationMs = clock.now() - startedAt - active.record.startMs;
           this.deps.stats.recordSuccess(active.candidate.target.id, { ttftMs: active.record.ttftMs, totalMs: active.record.durationMs }, clock.now());
           options.conversation?.settle?.(active.candidate.target, active.replica, true);
-          this.deps.emit('attempt', { ...active.record, operation: options.operation });
+          this.emitAttempt(active.record, options);
           finished = true;
           const outcome: StreamOutcome = {
             candidate: active.candidate,
@@ -350,6 +352,11 @@ export class Executor {
   }
 
   // -- pieces -------------------------------------------------------------------------------
+
+  private emitAttempt(record: AttemptRecord, options: RunOptions): void {
+    if (this.deps.listens && !this.deps.listens('attempt')) return;
+    this.deps.emit('attempt', { ...record, operation: options.operation });
+  }
 
   /**
    * After a failed attempt: asks the retry policy, then either throws (stop), sleeps and says
@@ -505,7 +512,7 @@ export class Executor {
     started.record.durationMs = now - startedAt - started.record.startMs;
     this.deps.stats.recordSuccess(started.candidate.target.id, { totalMs: started.record.durationMs, ttftMs: started.record.durationMs }, now);
     options.conversation?.settle?.(started.candidate.target, started.replica, true);
-    this.deps.emit('attempt', { ...started.record, operation: options.operation });
+    this.emitAttempt(started.record, options);
   }
 
   private failRecord(record: AttemptRecord, error: InferlaneError, startedAt: number, options: RunOptions | undefined, candidate: Candidate, replica: number | undefined): void {
@@ -517,7 +524,7 @@ export class Executor {
     record.durationMs = now - startedAt - record.startMs;
     if (record.outcome === 'error') this.deps.stats.recordFailure(candidate.target.id, error, now);
     options?.conversation?.settle?.(candidate.target, replica, false);
-    if (options) this.deps.emit('attempt', { ...record, operation: options.operation });
+    if (options) this.emitAttempt(record, options);
   }
 
   /**
@@ -564,7 +571,7 @@ export class Executor {
         loser.record.code = 'ABORTED';
         loser.record.message = 'lost the hedge';
         loser.record.durationMs = clock.now() - startedAt - loser.record.startMs;
-        this.deps.emit('attempt', { ...loser.record, operation: options.operation });
+        this.emitAttempt(loser.record, options);
       }
       if (!isStream) this.succeed(result.started, startedAt, options);
       report(result.started.candidate.target.id);
