@@ -6,6 +6,8 @@
  *   direct   openai.chat.completions.create
  *   inferlane client.generate / client.stream through providers/openai
  *   ai-sdk   generateText / streamText with @ai-sdk/openai
+ * inferlane is measured as users get it: the built package in dist/ (`npm run bench` builds it
+ * first); without a build it falls back to the TypeScript sources through tsx, which is slower.
  * Printed: per-call median and p99, throughput at concurrency 64, and ratios to direct.
  * Target: inferlane within 1.10x of direct (streaming too) and at least 0.90x its throughput.
  *
@@ -14,8 +16,6 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
-import { createClient } from '../src/index.js';
-import { openai } from '../providers/openai/index.js';
 import { spawnServer } from '../test/servers/standalone.js';
 import { argValue, mulberry32, quantile, ratio, runIfMain, table } from './util.js';
 
@@ -24,6 +24,8 @@ type Contender = { name: string; generate: () => Promise<unknown>; stream: () =>
 export async function run(options: { calls?: number; concurrency?: number } = {}): Promise<Record<string, number>> {
   const calls = options.calls ?? Number(argValue('--calls') ?? 3000);
   const concurrency = options.concurrency ?? 64;
+  const { createClient, openai, build } = await loadInferlane();
+  console.log(`inferlane from ${build}`);
   const server = await spawnServer({ profile: 'bench', options: { maxReplyWords: 8 } });
   try {
     const direct = new OpenAI({ baseURL: server.baseURL, apiKey: 'bench', maxRetries: 0 });
@@ -97,6 +99,19 @@ export async function run(options: { calls?: number; concurrency?: number } = {}
     return results;
   } finally {
     await server.close();
+  }
+}
+
+/** The built package when there is one (what users run), else the sources. */
+async function loadInferlane() {
+  try {
+    const core = await import('../dist/index.js' as string);
+    const provider = await import('../dist/providers/openai.js' as string);
+    return { createClient: core.createClient as typeof import('../src/index.js').createClient, openai: provider.openai as typeof import('../providers/openai/index.js').openai, build: 'dist/ (built)' };
+  } catch {
+    const core = await import('../src/index.js');
+    const provider = await import('../providers/openai/index.js');
+    return { createClient: core.createClient, openai: provider.openai, build: 'src/ through tsx (run `npm run build` for the real figures)' };
   }
 }
 

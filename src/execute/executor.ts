@@ -200,6 +200,8 @@ export class Executor {
     if (hedgeOn) this.deps.hedgeBudget.deposit();
     let index = 0;
     let retry = 0;
+    // Opening waits for the first part through `firstPart`, which already races the signal.
+    const openOptions: RunOptions = { ...options, attemptsHonourSignal: true };
     try {
       while (index < candidates.length) {
         const candidate = candidates[index];
@@ -217,7 +219,7 @@ export class Executor {
           const secondary = hedgeOn && retry === 0 && partial === '' ? this.hedgeCandidate(candidates, index, deadline, options.hedge || undefined) : undefined;
           const openFirst = (which: Candidate, isHedge: boolean) =>
             this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart> }>(
-              options,
+              openOptions,
               which,
               { signal: parent, at: partial ? Number.POSITIVE_INFINITY : deadline.at, abort: deadline.abort },
               startedAt,
