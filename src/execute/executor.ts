@@ -200,6 +200,19 @@ export class Executor {
     if (hedgeOn) this.deps.hedgeBudget.deposit();
     let index = 0;
     let retry = 0;
+    /** Takes in one part: text accumulates (and is passed on: true), usage and finish are kept, errors throw. */
+    const absorb = (part: StreamPart, targetId: string): boolean => {
+      if (part.type === 'text-delta') {
+        partial += part.text;
+        return true;
+      }
+      if (part.type === 'usage') usage = mergeUsage(usage, part.usage);
+      else if (part.type === 'finish') {
+        finishReason = part.finishReason;
+        usage = mergeUsage(usage, part.usage);
+      } else if (part.type === 'error') throw toInferlaneError(part.error, targetId);
+      return false;
+    };
     // Opening waits for the first part through `firstPart`, which already races the signal.
     const openOptions: RunOptions = { ...options, attemptsHonourSignal: true };
     try {
@@ -249,16 +262,7 @@ export class Executor {
             current.record.ttftMs = clock.now() - startedAt - current.record.startMs;
             const first = settled.value.first;
             if (first.done) throw new InferlaneError('PROVIDER_ERROR', 'the stream ended before any part', { retryable: true, target: winner.candidate.target.id });
-            const part = first.value;
-            if (part.type === 'error') throw toInferlaneError(part.error, winner.candidate.target.id);
-            if (part.type === 'text-delta') {
-              partial += part.text;
-              yield part;
-            } else if (part.type === 'usage') usage = mergeUsage(usage, part.usage);
-            else if (part.type === 'finish') {
-              finishReason = part.finishReason;
-              usage = mergeUsage(usage, part.usage);
-            }
+            if (absorb(first.value, winner.candidate.target.id)) yield first.value;
           } catch (thrown) {
             const error = this.classify(thrown, partial ? undefined : deadline, options, attempts);
             lastError = error;
@@ -291,15 +295,7 @@ export class Executor {
             const step = await Promise.race([active.iterator.next(), watchdog.failed]);
             if (step.done) break;
             watchdog.touch();
-            const part = step.value;
-            if (part.type === 'text-delta') {
-              partial += part.text;
-              yield part;
-            } else if (part.type === 'usage') usage = mergeUsage(usage, part.usage);
-            else if (part.type === 'finish') {
-              finishReason = part.finishReason;
-              usage = mergeUsage(usage, part.usage);
-            } else if (part.type === 'error') throw toInferlaneError(part.error, active.candidate.target.id);
+            if (absorb(step.value, active.candidate.target.id)) yield step.value;
           }
           active.record.outcome = 'ok';
           active.record.durationMs = clock.now() - startedAt - active.record.startMs;

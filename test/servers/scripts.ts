@@ -6,22 +6,16 @@
  *
  * Nothing here does I/O; the server applies the steps. Imports: node built-ins only.
  */
+import { mulberry32 } from '../../src/random.js';
 
 // ---------------------------------------------------------------- randomness
 
 /** A seeded generator returning floats in [0, 1). */
 export type Random = () => number;
 
-/** mulberry32: small, fast and good enough to make test latencies and shuffles reproducible. */
+/** mulberry32 (src/random.ts): makes test latencies and shuffles reproducible. */
 export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Fisher-Yates in place with a seeded generator: O(n), so 120,000 batch lines shuffle in milliseconds. */

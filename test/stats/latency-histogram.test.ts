@@ -1,18 +1,8 @@
+import { mulberry32 } from '../../src/random.js';
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../src/stats/latency-histogram.js';
 import { priorQuantile } from '../../src/stats/prior.js';
 
-/** Seeded PRNG (mulberry32) so every run draws the same samples. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const within = (actual: number | undefined, expected: number, tolerance: number) => {
   expect(actual).toBeDefined();
@@ -25,7 +15,7 @@ describe('LatencyHistogram quantiles', () => {
   });
 
   it('uniform 1..1000 ms: p50 ~500, p90 ~900, p99 ~990 (within 5%)', () => {
-    const random = seeded(1);
+    const random = mulberry32(1);
     const histogram = new LatencyHistogram(60_000);
     for (let i = 0; i < 20_000; i++) histogram.record(1 + random() * 999, 0);
     within(histogram.quantile(0.5), 500, 0.05);
@@ -34,7 +24,7 @@ describe('LatencyHistogram quantiles', () => {
   });
 
   it('exponential with mean 200 ms: quantiles follow -ln(1-q) x 200 (within 6%)', () => {
-    const random = seeded(7);
+    const random = mulberry32(7);
     const histogram = new LatencyHistogram(60_000);
     for (let i = 0; i < 20_000; i++) histogram.record(-Math.log(1 - random()) * 200, 0);
     for (const q of [0.5, 0.9, 0.99]) within(histogram.quantile(q), -Math.log(1 - q) * 200, 0.06);
