@@ -371,6 +371,19 @@ export interface Target {
   close?(): Promise<void>;
 }
 
+/**
+ * Cuts `text` at the earliest of `TextCall.stop`'s sequences, for runtimes that cannot stop on
+ * their own (device runtimes, the Prompt API). `stopped` says whether one was found.
+ */
+export function cutAtStop(text: string, stop: readonly string[] | undefined): { text: string; stopped: boolean } {
+  let cut = -1;
+  for (const sequence of stop ?? []) {
+    const at = sequence ? text.indexOf(sequence) : -1;
+    if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+  }
+  return cut < 0 ? { text, stopped: false } : { text: text.slice(0, cut), stopped: true };
+}
+
 /** Whether a target's work leaves the device. */
 export function isNetworkTarget(target: Pick<Target, 'kind'>): boolean {
   return target.kind !== 'device';

@@ -13,6 +13,7 @@
  */
 import { AbortedError, ContextOverflowError, InvalidRequestError, ProviderError, TargetUnavailableError, toInferlaneError } from '../../src/errors.js';
 import type { Availability, CallContext, KvGeometry, Message, StreamPart, Target, TextCall, TextResult, Usage } from '../../src/target.js';
+import { cutAtStop } from '../../src/target.js';
 
 /** The pieces of the Prompt API this adapter uses. */
 export interface PromptApiMessage {
@@ -132,15 +133,6 @@ export function chromeAI(settings: ChromeAISettings = {}): ChromeAITarget {
     return typeof used === 'number' ? { totalTokens: used } : undefined;
   };
 
-  /** The Prompt API has no stop sequences: cut the text ourselves. */
-  const cut = (text: string, stop: string[] | undefined): { text: string; stopped: boolean } => {
-    let at = -1;
-    for (const sequence of stop ?? []) {
-      const index = sequence ? text.indexOf(sequence) : -1;
-      if (index >= 0 && (at < 0 || index < at)) at = index;
-    }
-    return at < 0 ? { text, stopped: false } : { text: text.slice(0, at), stopped: true };
-  };
 
   return {
     id,
@@ -166,7 +158,7 @@ export function chromeAI(settings: ChromeAISettings = {}): ChromeAITarget {
       try {
         const raw = await session.prompt(input, { signal: ctx.signal });
         if (ctx.signal.aborted) throw aborted(ctx.signal);
-        const { text } = cut(raw, call.stop);
+        const { text } = cutAtStop(raw, call.stop);
         return { text, finishReason: 'stop', usage: usageOf(session), modelId: 'gemini-nano' };
       } catch (error) {
         throw mapError(error, ctx.signal);
@@ -188,7 +180,7 @@ export function chromeAI(settings: ChromeAISettings = {}): ChromeAITarget {
           if (ctx.signal.aborted) throw aborted(ctx.signal);
           if (done) break;
           received += value;
-          const { text, stopped } = cut(received, call.stop);
+          const { text, stopped } = cutAtStop(received, call.stop);
           const ready = stopped ? text.length : Math.max(emitted, received.length - holdBack);
           if (ready > emitted) yield { type: 'text-delta', text: text.slice(emitted, ready) };
           emitted = ready;
@@ -197,7 +189,7 @@ export function chromeAI(settings: ChromeAISettings = {}): ChromeAITarget {
             break;
           }
         }
-        const { text: final } = cut(received, call.stop);
+        const { text: final } = cutAtStop(received, call.stop);
         if (final.length > emitted) yield { type: 'text-delta', text: final.slice(emitted) };
         const usage = usageOf(session);
         if (usage) yield { type: 'usage', usage };

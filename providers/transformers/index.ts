@@ -26,6 +26,7 @@ import type {
   TextResult,
   Usage,
 } from '../../src/target.js';
+import { cutAtStop } from '../../src/target.js';
 
 /** The model the project ships in `models/`. */
 export const defaultModel = 'inferlane-tiny-chat';
@@ -296,15 +297,6 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     return new Set(list.map((value) => BigInt(value)));
   };
 
-  /** Cuts text at the first stop sequence; returns whether one was found. */
-  const applyStop = (text: string, stop: string[] | undefined): { text: string; stopped: boolean } => {
-    let cut = -1;
-    for (const sequence of stop ?? []) {
-      const at = sequence ? text.indexOf(sequence) : -1;
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-    }
-    return cut < 0 ? { text, stopped: false } : { text: text.slice(0, cut), stopped: true };
-  };
 
   const rowsOf = (tensor: TensorLike): bigint[][] => tensor.tolist() as bigint[][];
 
@@ -342,7 +334,7 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
         const ended = endAt >= 0;
         if (ended) generated = generated.slice(0, endAt);
         const decoded = tokenizer.decode(generated.map((token) => BigInt(token)), { skip_special_tokens: true });
-        const { text, stopped } = applyStop(decoded, calls[index].stop);
+        const { text, stopped } = cutAtStop(decoded, calls[index].stop);
         const finishReason: FinishReason = ended || stopped ? 'stop' : 'length';
         const inputTokens = promptRows[index].reduce((sum: number, value) => sum + Number(value), 0);
         const usage: Usage = { inputTokens, outputTokens: generated.length, totalTokens: inputTokens + generated.length };
@@ -448,7 +440,7 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     const onText = (text: string): void => {
       if (stoppedEarly) return;
       received += text;
-      const { text: kept, stopped } = applyStop(received, call.stop);
+      const { text: kept, stopped } = cutAtStop(received, call.stop);
       if (stopped) {
         stoppedEarly = true;
         stopping.interrupt();

@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openai } from '../../providers/openai/index.js';
-import { Jobs, type JobItem, type JobResult } from '../../src/batching/jobs.js';
+import { Jobs, type JobItem } from '../../src/batching/jobs.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { BatchItemResult, Target } from '../../src/target.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
+import { collect } from '../helpers/async.js';
 
 let server: OpenAIServer;
 
@@ -46,11 +47,6 @@ const items = (count: number, content = (index: number) => `question ${index}`):
   Array.from({ length: count }, (_, index) => ({ id: `caller-${index}`, prompt: content(index) }));
 const batchCreates = () => server.requests.filter((request) => request.method === 'POST' && request.path === '/v1/batches').length;
 
-async function collect(iterable: AsyncIterable<JobResult>): Promise<JobResult[]> {
-  const all: JobResult[] = [];
-  for await (const result of iterable) all.push(result);
-  return all;
-}
 
 describe('Jobs over the openai adapter and the local Batch API', () => {
   it('a 120,000-item job becomes 3 provider batches and every result finds its caller id', async () => {

@@ -6,6 +6,7 @@ import { memoryStore } from '../../src/stores/memory.js';
 import type { KeyValueStore } from '../../src/stores/store.js';
 import type { BatchItemResult, Target } from '../../src/target.js';
 import { storeBatchProvider, type StoreBatchProviderOptions } from './fixtures/store-batch-provider.js';
+import { collect } from '../helpers/async.js';
 
 
 interface Setup {
@@ -51,11 +52,6 @@ function setup(providerOptions: Partial<StoreBatchProviderOptions> = {}, extra: 
 const textItems = (count: number, content = (index: number) => `q${index}`): JobItem[] =>
   Array.from({ length: count }, (_, index) => ({ id: `caller-${index}`, prompt: content(index) }));
 
-async function collect(iterable: AsyncIterable<JobResult>): Promise<JobResult[]> {
-  const all: JobResult[] = [];
-  for await (const result of iterable) all.push(result);
-  return all;
-}
 
 describe('Jobs.submit validation (nothing is stored or sent on bad input)', () => {
   it('names the missing id, the duplicate id and the oversized item', async () => {

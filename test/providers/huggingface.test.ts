@@ -11,13 +11,12 @@ import {
   AbortedError,
   AuthenticationError,
   DeadlineExceededError,
-  InferlaneError,
   InvalidRequestError,
   NetworkError,
   ProviderError,
   RateLimitedError,
 } from '../../src/errors.js';
-import type { CallContext, Message, StreamPart, Target } from '../../src/target.js';
+import type { CallContext, Message, Target } from '../../src/target.js';
 import {
   huggingFaceOriginRewrite,
   imageFor,
@@ -28,6 +27,7 @@ import {
 } from '../servers/huggingface-routes.js';
 import { startOpenAIServer } from '../servers/openai-compatible.js';
 import { countTokens, expectedEmbedding, replyFor, serializePrompt, transcriptFor, type ChatMessageBody } from '../servers/scripts.js';
+import { collect, failure } from '../helpers/async.js';
 
 const token = 'hf_testtoken1234567890';
 let server: HuggingFaceServer;
@@ -58,20 +58,7 @@ function endpointTarget(task: string, settings: Partial<HuggingFaceSettings> = {
   return huggingface({ model: 'test-org/model', endpointUrl: `${server.url}/hf/endpoints/${task}`, accessToken: token, ...settings });
 }
 
-async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
-  const out: StreamPart[] = [];
-  for await (const part of parts) out.push(part);
-  return out;
-}
 
-async function failure(promise: Promise<unknown>): Promise<InferlaneError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(InferlaneError.isInstance(error), `expected an InferlaneError, got ${String(error)}`).toBe(true);
-  return error as InferlaneError;
-}
 
 const messages: Message[] = [
   { role: 'system', content: 'be brief' },

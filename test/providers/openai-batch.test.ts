@@ -6,9 +6,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openai, type OpenAISettings } from '../../providers/openai/index.js';
-import { InferlaneError } from '../../src/errors.js';
-import type { BatchContext, BatchItem, BatchItemResult } from '../../src/target.js';
+import type { BatchContext, BatchItem } from '../../src/target.js';
 import { expectedEmbedding, startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
+import { collect, failure } from '../helpers/async.js';
 
 let server: OpenAIServer;
 
@@ -37,20 +37,7 @@ function textItems(count: number, suffix = (index: number) => ''): BatchItem[] {
   }));
 }
 
-async function collect(results: AsyncIterable<BatchItemResult>): Promise<BatchItemResult[]> {
-  const out: BatchItemResult[] = [];
-  for await (const result of results) out.push(result);
-  return out;
-}
 
-async function failure(promise: Promise<unknown>): Promise<InferlaneError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(InferlaneError.isInstance(error)).toBe(true);
-  return error as InferlaneError;
-}
 
 describe('batch capability', () => {
   it('declares OpenAI limits and the batch price', () => {

@@ -5,10 +5,10 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openai, parseRetryAfter, type OpenAISettings } from '../../providers/openai/index.js';
-import { InferlaneError } from '../../src/errors.js';
 import type { CallContext, StreamPart, TextCall } from '../../src/target.js';
 import { expectedEmbedding, startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
 import { audioSecondsFor, speechFor, tinyPngBase64, transcriptFor } from '../servers/scripts.js';
+import { collect, failure } from '../helpers/async.js';
 
 let server: OpenAIServer;
 const secretKey = 'sk-test-0123456789abcdefSECRET';
@@ -33,20 +33,7 @@ function context(overrides: Partial<CallContext> = {}): CallContext {
 
 const hello: TextCall = { messages: [{ role: 'user', content: 'hello there friend' }] };
 
-async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
-  const out: StreamPart[] = [];
-  for await (const part of parts) out.push(part);
-  return out;
-}
 
-async function failure(promise: Promise<unknown>): Promise<InferlaneError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(InferlaneError.isInstance(error)).toBe(true);
-  return error as InferlaneError;
-}
 
 describe('factory', () => {
   it('names, kinds and inferred modalities', () => {
