@@ -6,7 +6,7 @@ export { createClient, InferlaneClient } from './client.js';
 export type { ClientOptions, ClientEvents, ClientStreamPart, Explanation } from './client.js';
 export * from './errors.js';
 export type * from './target.js';
-export { isNetworkTarget } from './target.js';
+export { cutAtStop, isNetworkTarget } from './target.js';
 export type * from './types.js';
 export { memoryStore } from './stores/memory.js';
 export type { KeyValueStore, StoreEntry, SetOptions } from './stores/store.js';
