@@ -7,12 +7,20 @@
  * p99, p99.9 and the extra request rate.
  * Target: p99 with hedging at most 2x its p50, at no more than 10% extra requests.
  *
+ * Beside the two runs the bench prints an oracle: the best p99/p50 any hedging client could reach
+ * on the measured hedging-off latencies with at most 10% extra requests (it knows the ideal delay,
+ * pays nothing for timers or aborts, and draws each hedge's latency from the same sample). For
+ * two targets with the same latency it is never below 2x: a hedge sent after delay d finishes
+ * at d + L, the slow 5% put p99 at the 80th percentile of that, and d cannot sit below the
+ * fast mode's median without hedging half the traffic, so p99 >= p50 + p80 > 2 * p50 whenever the
+ * fast mode has any spread. The oracle row says how far from that floor inferlane is.
+ *
  *   npx tsx bench/hedging.ts [--requests 5000]
  */
 import { createClient } from '../src/index.js';
 import { openai } from '../providers/openai/index.js';
 import { spawnServer } from '../test/servers/standalone.js';
-import { argValue, quantile, runIfMain, table } from './util.js';
+import { argValue, mulberry32, quantile, runIfMain, table } from './util.js';
 
 export async function run(options: { requests?: number; concurrency?: number } = {}): Promise<Record<string, number>> {
   const requests = options.requests ?? Number(argValue('--requests') ?? 5000);
@@ -25,6 +33,7 @@ export async function run(options: { requests?: number; concurrency?: number } =
   try {
     const results: Record<string, number> = {};
     const rows: string[][] = [];
+    let offLatencies: number[] = [];
     for (const hedging of [false, true]) {
       const client = createClient({
         targets: servers.map((server, i) => openai({ id: `replica-${i}`, model: 'm', kind: 'realtime', baseURL: server.baseURL, apiKey: 'bench' })),
@@ -42,11 +51,16 @@ export async function run(options: { requests?: number; concurrency?: number } =
       attempts = 0;
       const latencies = await drive(client, requests, concurrency, hedging);
       const extra = attempts / requests - 1;
+      if (!hedging) offLatencies = latencies;
       const [p50, p90, p99, p999] = [0.5, 0.9, 0.99, 0.999].map((q) => quantile(latencies, q));
       rows.push([hedging ? 'hedging on' : 'hedging off', p50.toFixed(1), p90.toFixed(1), p99.toFixed(1), p999.toFixed(1), `${(extra * 100).toFixed(1)}%`, `${(p99 / p50).toFixed(2)}x`]);
       Object.assign(results, { [`${hedging ? 'on' : 'off'}.p50`]: p50, [`${hedging ? 'on' : 'off'}.p99`]: p99, [`${hedging ? 'on' : 'off'}.extra`]: extra });
     }
+    const oracle = hedgingOracle(offLatencies, 0.1, mulberry32(7));
+    rows.push(['oracle floor', oracle.p50.toFixed(1), oracle.p90.toFixed(1), oracle.p99.toFixed(1), oracle.p999.toFixed(1), `${(oracle.extra * 100).toFixed(1)}%`, `${(oracle.p99 / oracle.p50).toFixed(2)}x`]);
+    Object.assign(results, { 'oracle.p99OverP50': oracle.p99 / oracle.p50, 'oracle.delayMs': oracle.delayMs });
     console.log(`\nhedging: ${requests} requests per mode, concurrency ${concurrency}, 95% ~20 ms / 5% ~500 ms (seeded)`);
+    console.log(`oracle: ideal hedge delay ${oracle.delayMs.toFixed(1)} ms on the hedging-off sample, no client costs`);
     console.log(table(['mode', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'extra requests', 'p99/p50'], rows));
     return results;
   } finally {
@@ -70,5 +84,38 @@ async function drive(client: ReturnType<typeof createClient>, total: number, con
   return latencies;
 }
 
+export interface OracleResult {
+  delayMs: number;
+  extra: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+}
+
+/**
+ * The best p99/p50 a hedging client could reach on `latencies` (one target's measured latencies,
+ * the other target assumed to behave the same) while sending at most `maxExtra` extra requests:
+ * every candidate delay d is tried, a request slower than d finishes at min(its latency,
+ * d + a latency drawn from the sample), and the delay with the lowest p99/p50 wins.
+ */
+export function hedgingOracle(latencies: readonly number[], maxExtra: number, random: () => number): OracleResult {
+  if (latencies.length === 0) throw new RangeError('latencies must not be empty');
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const n = sorted.length;
+  const draws = Array.from({ length: n }, () => sorted[Math.floor(random() * n)]);
+  let best: OracleResult | undefined;
+  // A delay at sorted[k] hedges the requests above it: n - 1 - k of them.
+  for (let k = Math.max(0, Math.ceil(n * (1 - maxExtra)) - 1); k < n; k++) {
+    const delay = sorted[k];
+    const extra = (n - 1 - k) / n;
+    if (extra > maxExtra || (k < n - 1 && sorted[k + 1] === delay)) continue;
+    const finished = sorted.map((latency, i) => (latency > delay ? Math.min(latency, delay + draws[i]) : latency)).sort((a, b) => a - b);
+    const at = (q: number) => finished[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
+    const [p50, p90, p99, p999] = [at(0.5), at(0.9), at(0.99), at(0.999)];
+    if (!best || p99 / p50 < best.p99 / best.p50) best = { delayMs: delay, extra, p50, p90, p99, p999 };
+  }
+  return best as OracleResult;
+}
 
 runIfMain(import.meta.url, () => run());
