@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { costOf } from './execute/cost.js';
 import { type Clock, systemClock } from './execute/deadline.js';
-import { Executor, type ExecutorEvents, type Outcome } from './execute/executor.js';
+import { Executor, type ExecutorEvents, type Outcome, type StreamOutcome } from './execute/executor.js';
 import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
 import { defaultRetrySettings, type RetrySettings } from './execute/retry-policy.js';
 import { explainPlan, plan } from './router/plan.js';
@@ -231,18 +231,17 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       const { segment, budgetMs } = resolveLatency(request.latency);
       const thePlan = await this.planFor('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
       return this.executor.stream<ClientStreamPart>(
-        {
-          ...this.runOptions('stream', request, thePlan, segment, budgetMs),
+        Object.assign(this.runOptions('stream', request, thePlan, segment, budgetMs), {
           idleMs: request.idleMs ?? this.idleMs[segment],
           firstTokenMs: request.firstTokenMs,
           onStreamFailure: request.onStreamFailure ?? 'resume',
-          finishPart: (outcome) => {
+          finishPart: (outcome: StreamOutcome) => {
             const route = this.route(thePlan, outcome, outcome.usage);
             this.emit('response', { operation: 'stream', route });
-            return { type: 'finish', finishReason: outcome.finishReason, usage: outcome.usage, route };
+            return { type: 'finish' as const, finishReason: outcome.finishReason, usage: outcome.usage, route };
           },
-          onError: (error) => this.reportError('stream', error),
-        },
+          onError: (error: unknown) => this.reportError('stream', error),
+        }),
         (target, ctx, info, partial) => {
           const base = info.prepared?.messages ?? messages;
           const call = textCall(request, partial ? [...base, { role: 'assistant', content: partial }] : base);

@@ -181,8 +181,9 @@ export class Executor {
     const { clock } = this.deps;
     const startedAt = clock.now();
     const firstTokenBudget = Math.min(options.firstTokenMs ?? options.budgetMs, options.budgetMs);
-    // Errors before the first part report the first-token budget that ran out.
-    options = { ...options, budgetMs: firstTokenBudget };
+    // Errors before the first part report the first-token budget that ran out. Opening waits for
+    // the first part through `firstPart`, which already races the signal (attemptsHonourSignal).
+    options = { ...options, budgetMs: firstTokenBudget, attemptsHonourSignal: true };
     const deadline = createDeadline(firstTokenBudget, clock, options.abortSignal);
     // After the first part the budget no longer applies (the deadline is disarmed); the caller's
     // signal still does, through the same deadline signal.
@@ -213,8 +214,6 @@ export class Executor {
       } else if (part.type === 'error') throw toInferlaneError(part.error, targetId);
       return false;
     };
-    // Opening waits for the first part through `firstPart`, which already races the signal.
-    const openOptions: RunOptions = { ...options, attemptsHonourSignal: true };
     try {
       while (index < candidates.length) {
         const candidate = candidates[index];
@@ -232,7 +231,7 @@ export class Executor {
           const secondary = hedgeOn && retry === 0 && partial === '' ? this.hedgeCandidate(candidates, index, deadline, options.hedge || undefined) : undefined;
           const openFirst = (which: Candidate, isHedge: boolean) =>
             this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart> }>(
-              openOptions,
+              options,
               which,
               { signal: parent, at: partial ? Number.POSITIVE_INFINITY : deadline.at, abort: deadline.abort },
               startedAt,
@@ -292,9 +291,8 @@ export class Executor {
         const watchdog = this.watchdog(options.idleMs, active.controller, active.candidate.target.id);
         try {
           for (;;) {
-            const step = await Promise.race([active.iterator.next(), watchdog.failed]);
+            const step = await watchdog.next(active.iterator);
             if (step.done) break;
-            watchdog.touch();
             if (absorb(step.value, active.candidate.target.id)) yield step.value;
           }
           active.record.outcome = 'ok';
@@ -444,7 +442,9 @@ export class Executor {
     attempts.push(record);
     let prepared: AttemptInfo['prepared'];
     let replica: number | undefined;
-    const promise = (async () => {
+    // `replica` is known once the attempt settles (set in its finally, no extra reaction).
+    const started = { candidate, controller, record, replica: undefined } as Started<T>;
+    started.promise = (async () => {
       try {
         prepared = options.conversation?.prepare?.(candidate.target, retry);
         replica = prepared?.replica;
@@ -469,17 +469,9 @@ export class Executor {
       } finally {
         if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
         release();
+        started.replica = replica;
       }
     })();
-    const started: Started<T> = { candidate, promise, controller, record, replica: undefined };
-    promise.then(
-      () => {
-        started.replica = replica;
-      },
-      () => {
-        started.replica = replica;
-      },
-    );
     return started;
   }
 
@@ -600,19 +592,23 @@ export class Executor {
    * (re-arming itself while parts keep coming) and also fails fast when the attempt is aborted, so
    * a hung iterator can never hold the caller.
    */
-  private watchdog(idleMs: number, controller: AbortController, targetId: string): { touch(): void; stop(): void; failed: Promise<never> } {
+  private watchdog(idleMs: number, controller: AbortController, targetId: string): { next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>>; stop(): void } {
     const { clock } = this.deps;
     let last = clock.now();
     let timer: unknown;
-    let fail!: (error: unknown) => void;
-    const failed = new Promise<never>((_, reject) => {
-      fail = reject;
-    });
-    failed.catch(() => undefined);
+    let failure: unknown;
+    // The pending step's reject: one settle function per part instead of a Promise.race, whose
+    // reactions on a long-lived promise would pile up for the whole stream.
+    let rejectStep: ((error: unknown) => void) | undefined;
+    const fail = (error: unknown) => {
+      if (failure !== undefined) return;
+      failure = error;
+      rejectStep?.(error);
+    };
     const check = () => {
       const idle = clock.now() - last;
       if (idle >= idleMs) {
-        // Fail first: aborting wakes the abort listener, which must not win the race.
+        // Fail first: aborting wakes the abort listener, which must not decide the error.
         fail(new DeadlineExceededError(idleMs, { target: targetId, detail: `no stream part for ${idleMs} ms (idleMs)` }));
         controller.abort('stream-timeout');
       } else timer = clock.setTimeout(check, idleMs - idle);
@@ -621,14 +617,21 @@ export class Executor {
     const onAbort = () => fail(new AbortedError('aborted'));
     controller.signal.addEventListener('abort', onAbort, { once: true });
     return {
-      touch: () => {
-        last = clock.now();
+      next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>> {
+        if (failure !== undefined) return Promise.reject(failure);
+        return new Promise<IteratorResult<P>>((resolve, reject) => {
+          rejectStep = reject;
+          iterator.next().then((step) => {
+            last = clock.now();
+            resolve(step);
+          }, reject);
+        });
       },
       stop: () => {
         clock.clearTimeout(timer);
         controller.signal.removeEventListener('abort', onAbort);
+        rejectStep = undefined;
       },
-      failed,
     };
   }
 
@@ -710,5 +713,10 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
   if (!b) return a;
-  return { ...a, ...Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)) };
+  const merged: Record<string, unknown> = { ...a };
+  for (const key in b) {
+    const value = (b as Record<string, unknown>)[key];
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged as Usage;
 }
