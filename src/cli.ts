@@ -4,15 +4,17 @@
  *
  * The CLI reads job records; it does not poll providers. `watch` re-reads the record that the
  * worker process (the one calling `jobs.wait()` or `jobs.resume()`) updates, so it shows what
- * that worker last saw. `results` reads a finished job's results from the provider through a
- * target only a worker has, so here it prints the stored record's per-part summary and, for
- * online jobs, the stored results.
+ * that worker last saw. `results` prints the stored record's per-part summary, then every item's
+ * result: online jobs from the store; provider batch jobs from the provider's output and error
+ * files, read through an OpenAI-compatible Batch API at `--openai-base-url <url>` (or
+ * `OPENAI_BASE_URL`) with the key in `OPENAI_API_KEY` (never a flag: argv shows in `ps`).
  *
  * Store: `--redis <url>` or `REDIS_URL`; `--prefix <keyPrefix>` (default 'inferlane:').
  */
 import { Jobs, terminalStatuses, type JobInfo } from './batching/jobs.js';
 import { redisStore } from './stores/redis.js';
 import type { KeyValueStore } from './stores/store.js';
+import type { Target } from './target.js';
 
 export interface CliIo {
   out(line: string): void;
@@ -25,8 +27,9 @@ export interface CliIo {
 
 const usage = `usage: inferlane jobs list [--status <status>]
        inferlane jobs watch <id> [--interval <ms>]
-       inferlane jobs results <id>
-options: --redis <url> (or REDIS_URL), --prefix <redis key prefix> (default 'inferlane:')`;
+       inferlane jobs results <id> [--openai-base-url <url>]
+options: --redis <url> (or REDIS_URL), --prefix <redis key prefix> (default 'inferlane:')
+         --openai-base-url <url> (or OPENAI_BASE_URL) with OPENAI_API_KEY: where a provider batch job's results are read`;
 
 function parseArguments(argv: string[]): { positional: string[]; flags: Record<string, string> } {
   const positional: string[] = [];
@@ -81,8 +84,8 @@ export async function main(argv: string[], io: CliIo, store?: KeyValueStore): Pr
     return 2;
   }
   const opened = store ?? redisStore({ url, keyPrefix: flags.prefix });
-  // No targets: the CLI only reads records.
-  const jobs = new Jobs({ store: opened, targets: [], emit: () => {}, runOnline: () => Promise.reject(new Error('the CLI runs nothing')) });
+  // No targets unless `results` needs a provider: the CLI reads records and runs nothing.
+  let jobs = readOnlyJobs(opened, []);
   try {
     switch (command) {
       case 'list': {
@@ -113,11 +116,24 @@ export async function main(argv: string[], io: CliIo, store?: KeyValueStore): Pr
         for (const part of info.parts) {
           io.out(`part ${part.index}: ${part.items} items ${part.status} (${part.rawStatus ?? '-'}) batch=${part.providerBatchId ?? '-'} completed=${part.counts.completed} failed=${part.counts.failed}`);
         }
-        if (info.mode === 'online' && terminalStatuses.has(info.status)) {
-          for await (const result of jobs.results(id, { cursor: 'start' })) io.out(JSON.stringify(result));
-        } else if (info.mode === 'batch') {
-          io.out('per-item results of a provider batch are read by a worker that has the target: jobs.results(id)');
+        if (!terminalStatuses.has(info.status)) {
+          io.out(`per-item results are readable once the job has finished (it is ${info.status})`);
+          return 0;
         }
+        if (info.mode === 'batch') {
+          const baseURL = flags['openai-base-url'] ?? process.env.OPENAI_BASE_URL;
+          const apiKey = process.env.OPENAI_API_KEY;
+          if (!baseURL && !apiKey) {
+            io.out('per-item results of a provider batch come from the provider: pass --openai-base-url <url> (or OPENAI_BASE_URL) and set OPENAI_API_KEY');
+            return 0;
+          }
+          // Loaded only here, so list and watch never load the openai client.
+          const { openai } = await import('../providers/openai/index.js');
+          // The record names its target; reading files needs no model, but the adapter wants one.
+          jobs = readOnlyJobs(opened, [openai({ id: info.target, model: 'batch-results', kind: 'batch', ...(baseURL ? { baseURL } : {}), apiKey })]);
+        }
+        // A cursor of its own: reading here never moves the worker's saved cursor.
+        for await (const result of jobs.results(id, { cursor: 'start' })) io.out(JSON.stringify(result));
         return 0;
       }
       default:
@@ -129,6 +145,10 @@ export async function main(argv: string[], io: CliIo, store?: KeyValueStore): Pr
   } finally {
     if (!store) await opened.close?.();
   }
+}
+
+function readOnlyJobs(store: KeyValueStore, targets: Target[]): Jobs {
+  return new Jobs({ store, targets, emit: () => {}, runOnline: () => Promise.reject(new Error('the CLI runs nothing')) });
 }
 
 function fail(io: CliIo, message: string): number {

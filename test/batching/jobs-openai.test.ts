@@ -11,6 +11,7 @@ import { memoryStore } from '../../src/stores/memory.js';
 import type { BatchItemResult, Target } from '../../src/target.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
 import { collect } from '../helpers/async.js';
+import { main } from '../../src/cli.js';
 
 let server: OpenAIServer;
 
@@ -128,5 +129,44 @@ describe('Jobs over the openai adapter and the local Batch API', () => {
     const results = await collect(handle.results());
     expect(results.map((result) => result.id).sort()).toEqual(items(12).map((item) => item.id).sort());
     expect(results.find((result) => result.id === 'caller-4')!.result!.text).toContain('question 4');
+  });
+
+  it('the jobs CLI prints a provider batch job\'s per-item results through the Batch API, and never the key', async () => {
+    const store = memoryStore();
+    const target = batchTarget();
+    const jobs = new Jobs({ store, targets: [target], emit: () => {}, runOnline: async () => Promise.reject(new Error('online path not expected')), sleep: async () => void server.advanceBatches() });
+    const handle = await jobs.submit(items(12, (index) => (index === 5 ? `FAIL ${index}` : `question ${index}`)));
+    await handle.wait({ pollIntervalMs: 1 });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (line: string) => out.push(line), err: (line: string) => err.push(line), isTty: false };
+    const saved = { key: process.env.OPENAI_API_KEY, url: process.env.OPENAI_BASE_URL };
+    delete process.env.OPENAI_BASE_URL;
+    try {
+      // Without a provider to ask, the CLI says how to give it one.
+      delete process.env.OPENAI_API_KEY;
+      expect(await main(['jobs', 'results', handle.id], io, store)).toBe(0);
+      expect(out.at(-1)).toContain('--openai-base-url');
+      out.length = 0;
+      const key = 'sk-test-cli-reader-4242';
+      process.env.OPENAI_API_KEY = key;
+      const before = server.requests.length;
+      expect(await main(['jobs', 'results', handle.id, '--openai-base-url', server.baseURL], io, store)).toBe(0);
+      const results = out.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { id: string; ok: boolean; result?: { text: string } });
+      expect(results.map((result) => result.id).sort()).toEqual(items(12).map((item) => item.id).sort());
+      expect(results.find((result) => result.id === 'caller-5')!.ok).toBe(false);
+      expect(results.find((result) => result.id === 'caller-3')!.result!.text).toContain('question 3');
+      // It read the output files from the provider, with the key from the environment.
+      const reads = server.requests.slice(before).filter((request) => request.path.startsWith('/v1/files/'));
+      expect(reads.length).toBeGreaterThan(0);
+      expect(reads.every((request) => request.headers.authorization === `Bearer ${key}`)).toBe(true);
+      expect([...out, ...err].join('\n')).not.toContain(key);
+      // Reading from the CLI does not move the worker's cursor.
+      expect(await collect(handle.results())).toHaveLength(12);
+    } finally {
+      if (saved.key === undefined) delete process.env.OPENAI_API_KEY;
+      else process.env.OPENAI_API_KEY = saved.key;
+      if (saved.url !== undefined) process.env.OPENAI_BASE_URL = saved.url;
+    }
   });
 });
