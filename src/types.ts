@@ -84,7 +84,10 @@ export interface GenerateRequest extends CommonOptions {
 export interface StreamRequest extends GenerateRequest {
   /** Longest time to the first part, ms. @default from the segment and budget */
   firstTokenMs?: number;
-  /** Longest gap between parts, ms. @default from the segment and budget */
+  /**
+   * Longest the provider may go without a part while the stream waits for one, ms. Time the
+   * caller spends holding a part does not count. @default from the segment
+   */
   idleMs?: number;
   /** What to do when a started stream fails. @default 'resume' */
   onStreamFailure?: 'resume' | 'error';

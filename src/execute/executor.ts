@@ -592,11 +592,17 @@ export class Executor {
    * (re-arming itself while parts keep coming) and also fails fast when the attempt is aborted, so
    * a hung iterator can never hold the caller.
    */
+  /**
+   * The idle deadline of a started stream. Only time spent waiting on the provider counts: a
+   * caller that holds a part for a while (writing it to a slow socket, say) does not make the
+   * provider idle. One timer per stream, re-armed only when it fires.
+   */
   private watchdog(idleMs: number, controller: AbortController, targetId: string): { next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>>; stop(): void } {
     const { clock } = this.deps;
-    let last = clock.now();
     let timer: unknown;
     let failure: unknown;
+    /** When the pending `next()` started waiting; undefined while the caller holds a part. */
+    let waitingSince: number | undefined;
     // The pending step's reject: one settle function per part instead of a Promise.race, whose
     // reactions on a long-lived promise would pile up for the whole stream.
     let rejectStep: ((error: unknown) => void) | undefined;
@@ -606,7 +612,7 @@ export class Executor {
       rejectStep?.(error);
     };
     const check = () => {
-      const idle = clock.now() - last;
+      const idle = waitingSince === undefined ? 0 : clock.now() - waitingSince;
       if (idle >= idleMs) {
         // Fail first: aborting wakes the abort listener, which must not decide the error.
         fail(new DeadlineExceededError(idleMs, { target: targetId, detail: `no stream part for ${idleMs} ms (idleMs)` }));
@@ -616,21 +622,32 @@ export class Executor {
     timer = clock.setTimeout(check, idleMs);
     const onAbort = () => fail(new AbortedError('aborted'));
     controller.signal.addEventListener('abort', onAbort, { once: true });
+    const settled = () => {
+      waitingSince = undefined;
+      rejectStep = undefined;
+    };
     return {
       next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>> {
         if (failure !== undefined) return Promise.reject(failure);
+        waitingSince = clock.now();
         return new Promise<IteratorResult<P>>((resolve, reject) => {
           rejectStep = reject;
-          iterator.next().then((step) => {
-            last = clock.now();
-            resolve(step);
-          }, reject);
+          iterator.next().then(
+            (step) => {
+              settled();
+              resolve(step);
+            },
+            (error: unknown) => {
+              settled();
+              reject(error);
+            },
+          );
         });
       },
       stop: () => {
         clock.clearTimeout(timer);
         controller.signal.removeEventListener('abort', onAbort);
-        rejectStep = undefined;
+        settled();
       },
     };
   }

@@ -127,6 +127,27 @@ describe('stream deadlines', () => {
   });
 });
 
+describe('idle deadline and a slow caller', () => {
+  it('a caller that holds each part longer than idleMs does not trip it: only waiting on the provider counts', async () => {
+    const c = client();
+    const texts: string[] = [];
+    let route: { target: string; attempts: { outcome: string }[] } | undefined;
+    for await (const part of c.stream({ prompt: 'one two three four', latency: 2000, idleMs: 80, hedge: false })) {
+      if (part.type === 'text-delta') {
+        texts.push(part.text);
+        // The caller is busy for twice the idle deadline between parts (a slow socket, say).
+        await new Promise((resolve) => setTimeout(resolve, 160));
+      }
+      if (part.type === 'finish') route = part.route;
+    }
+    expect(texts.length).toBeGreaterThan(1);
+    expect(route?.target).toBe('primary');
+    expect(route?.attempts.map((attempt) => attempt.outcome)).toEqual(['ok']);
+    expect(primary.requests.filter((request) => request.path.endsWith('/chat/completions'))).toHaveLength(1);
+    expect(secondary.requests).toHaveLength(0);
+  });
+});
+
 describe('stream resumption', () => {
   it('a stream reset after 5 parts resumes on the secondary with the partial text as an assistant message', async () => {
     primary.script('/chat/completions', { stream: { resetAfterChunks: 5 }, times: 100 });
