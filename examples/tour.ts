@@ -1,12 +1,14 @@
 /**
- * `npm start`: a short tour of inferlane on the embedded default, the on-device model the project
- * generates (models/inferlane-tiny-chat). No API key, no network. With OPENAI_API_KEY or HF_TOKEN
+ * `npm start`: a short tour of inferlane on the embedded default, the on-device models the project
+ * generates (models/inferlane-tiny-chat, and the tone-alphabet recognizer models/inferlane-tiny-asr).
+ * No API key, no network. With OPENAI_API_KEY or HF_TOKEN
  * set, those providers join the tour as cloud targets (and the device stays as the fallback).
  *
  * Every step prints where the request ran and why.
  */
 import { createClient, type InferlaneClient, type Route, type Target } from '../src/index.js';
 import { transformers } from '../providers/transformers/index.js';
+import { toneSamples, wavBytes } from './tone-audio.js';
 
 const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
@@ -34,8 +36,9 @@ async function optionalCloudTargets(): Promise<Target[]> {
 
 async function main(): Promise<void> {
   const device = transformers({ id: 'device:tiny', tasks: ['text', 'embedding'], maxNewTokens: 24 });
+  const ears = transformers({ id: 'device:asr', tasks: ['transcription'] });
   const cloud = await optionalCloudTargets();
-  const client: InferlaneClient = createClient({ targets: [device, ...cloud] });
+  const client: InferlaneClient = createClient({ targets: [device, ears, ...cloud] });
   let loaded = false;
   client.on('model-progress', (p) => {
     if (!loaded && p.status === 'ready') {
@@ -86,7 +89,12 @@ async function main(): Promise<void> {
   const secret = await client.generate({ prompt: 'My account number is 12345.', privacy: 'device-only', maxOutputTokens: 12 });
   console.log(where(secret.route));
 
-  console.log(bold('\n6. explain(): a request no local target can serve (an image within 80 ms)'));
+  console.log(bold('\n6. Speech to text on the device (a WAV of the toy recognizer\'s tone alphabet)'));
+  const heard = await client.transcribe({ audio: wavBytes(toneSamples('hello from the device')), privacy: 'device-only' });
+  console.log(`  heard: "${heard.text}" (${heard.durationSeconds?.toFixed(2)} s of audio)`);
+  console.log(where(heard.route));
+
+  console.log(bold('\n7. explain(): a request no local target can serve (an image within 80 ms)'));
   const plan = client.explain({ prompt: 'a red fox', latency: 80, operation: 'image' });
   console.log(plan.text.split('\n').map((l) => `  ${l}`).join('\n'));
   const refused = await client.generateImage({ prompt: 'a red fox', latency: 80 }).catch((e) => e);

@@ -13,19 +13,15 @@
  * Plain Node ESM, no dependencies, no network, deterministic: the same bytes on every run.
  * Usage: node scripts/generate-model.mjs [--if-missing] [--out <models folder>]
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FLOAT, INT64, UINT8, floatBytes, int64Bytes, intAttribute, message, modelProto, node, stringField, tensor, valueInfo, modelFolder, writeModelFiles } from './onnx-writer.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const outIndex = args.indexOf('--out');
-const modelsRoot = outIndex >= 0 ? args[outIndex + 1] : join(here, '..', 'models');
 const modelName = 'inferlane-tiny-chat';
-const modelDir = join(modelsRoot, modelName);
 const files = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'];
-
-if (args.includes('--if-missing') && files.every((file) => existsSync(join(modelDir, file)))) process.exit(0);
+const { dir: modelDir, quiet } = modelFolder(import.meta.url, modelName, files);
 
 /** Vocabulary size the BPE trainer aims for; it stops earlier when pairs become rare. */
 const targetVocabSize = 1024;
@@ -179,46 +175,7 @@ for (let id = specials.length; id < vocabSize; id++) {
   for (let d = 0; d < hiddenSize; d++) embedTable[id * hiddenSize + d] = (row[d] / norm) * weight;
 }
 
-// ---- a minimal protobuf writer for the ONNX messages we need ----
-const varint = (value) => {
-  const out = [];
-  let v = BigInt(value);
-  do {
-    let byte = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) byte |= 0x80;
-    out.push(byte);
-  } while (v > 0n);
-  return Buffer.from(out);
-};
-const key = (field, wireType) => varint((field << 3) | wireType);
-const intField = (field, value) => Buffer.concat([key(field, 0), varint(value)]);
-const bytesField = (field, bytes) => Buffer.concat([key(field, 2), varint(bytes.length), bytes]);
-const stringField = (field, text) => bytesField(field, Buffer.from(text, 'utf8'));
-const message = (field, ...parts) => bytesField(field, Buffer.concat(parts));
-
-const FLOAT = 1;
-const UINT8 = 2;
-const INT64 = 7;
-const tensor = (name, dataType, dims, raw) =>
-  Buffer.concat([...dims.map((dim) => intField(1, dim)), intField(2, dataType), stringField(8, name), bytesField(9, raw)]);
-const valueInfo = (name, elemType, dims) =>
-  Buffer.concat([
-    stringField(1, name),
-    message(2, message(1, intField(1, elemType), message(2, ...dims.map((dim) => (typeof dim === 'number' ? message(1, intField(1, dim)) : message(1, stringField(2, dim))))))),
-  ]);
-const intAttribute = (name, value) => Buffer.concat([stringField(1, name), intField(3, value), intField(20, 2)]);
-const node = (opType, inputs, outputs, attributes = []) =>
-  Buffer.concat([
-    ...inputs.map((input) => stringField(1, input)),
-    ...outputs.map((output) => stringField(2, output)),
-    stringField(3, `${opType}_${outputs[0]}`),
-    stringField(4, opType),
-    ...attributes.map((attribute) => message(5, attribute)),
-  ]);
-const floatBytes = (values) => Buffer.from(Float32Array.from(values).buffer);
-const int64Bytes = (values) => Buffer.from(BigInt64Array.from(values.map(BigInt)).buffer);
-
+// ---- the ONNX graph (protobuf helpers in scripts/onnx-writer.mjs) ----
 const graph = Buffer.concat([
   message(1, node('Gather', ['bigram_log_probs', 'input_ids'], ['gathered_bytes'], [intAttribute('axis', 0)])),
   message(1, node('Cast', ['gathered_bytes'], ['gathered_floats'], [intAttribute('to', FLOAT)])),
@@ -239,13 +196,7 @@ const graph = Buffer.concat([
   message(12, valueInfo('logits', FLOAT, ['batch_size', 'sequence_length', vocabSize])),
   message(12, valueInfo('last_hidden_state', FLOAT, ['batch_size', 'sequence_length', hiddenSize])),
 ]);
-const model = Buffer.concat([
-  intField(1, 8), // IR version 8 goes with opset 17
-  stringField(2, 'inferlane scripts/generate-model.mjs'),
-  stringField(3, '1'),
-  message(7, graph),
-  message(8, stringField(1, ''), intField(2, 17)),
-]);
+const model = modelProto(graph, 'inferlane scripts/generate-model.mjs');
 
 // ---- the JSON files transformers.js reads ----
 const addedTokens = specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
@@ -308,11 +259,11 @@ const config = {
 };
 const generationConfig = { eos_token_id: endId, pad_token_id: padId, max_new_tokens: 64, do_sample: false, no_repeat_ngram_size: 2 };
 
-mkdirSync(join(modelDir, 'onnx'), { recursive: true });
-const json = (value) => JSON.stringify(value, null, 2) + '\n';
-writeFileSync(join(modelDir, 'config.json'), json(config));
-writeFileSync(join(modelDir, 'generation_config.json'), json(generationConfig));
-writeFileSync(join(modelDir, 'tokenizer.json'), json(tokenizer));
-writeFileSync(join(modelDir, 'tokenizer_config.json'), json(tokenizerConfig));
-writeFileSync(join(modelDir, 'onnx', 'model.onnx'), model);
-if (!args.includes('--quiet')) console.log(`wrote ${modelDir}: ${vocabSize} tokens, ${merges.length} merges, model.onnx ${(model.length / 1024).toFixed(0)} KiB`);
+writeModelFiles(modelDir, {
+  'config.json': config,
+  'generation_config.json': generationConfig,
+  'tokenizer.json': tokenizer,
+  'tokenizer_config.json': tokenizerConfig,
+  'onnx/model.onnx': model,
+});
+if (!quiet) console.log(`wrote ${modelDir}: ${vocabSize} tokens, ${merges.length} merges, model.onnx ${(model.length / 1024).toFixed(0)} KiB`);

@@ -11,6 +11,7 @@ if [ ! -d node_modules ]; then
 fi
 
 node scripts/generate-model.mjs --if-missing
+node scripts/generate-asr-model.mjs --if-missing
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)

@@ -5,12 +5,15 @@
  * `@huggingface/transformers` is an optional peer dependency, imported on first use only, so
  * apps that never route to the device do not pay for it. The default model is the tiny one the
  * project generates (scripts/generate-model.mjs): a bigram language model and a hashed n-gram
- * embedding in one graph.
+ * embedding in one graph. Transcription (opt-in, `tasks: [..., 'transcription']`) runs
+ * transformers.js's `automatic-speech-recognition` pipeline, by default on the toy tone-alphabet
+ * recognizer of scripts/generate-asr-model.mjs.
  *
  * Imports: src/target.ts and src/errors.ts only (DESIGN.md section 3).
  */
 import PQueue from 'p-queue';
 import { AbortedError, InvalidRequestError, TargetUnavailableError, toInferlaneError } from '../../src/errors.js';
+import { decodeAudioBytes, samplesAt } from './audio.js';
 import type {
   Availability,
   CallContext,
@@ -24,14 +27,18 @@ import type {
   Target,
   TextCall,
   TextResult,
+  TranscribeCall,
+  TranscribeResult,
   Usage,
 } from '../../src/target.js';
 import { cutAtStop } from '../../src/target.js';
 
 /** The model the project ships in `models/`. */
 export const defaultModel = 'inferlane-tiny-chat';
+/** The speech model the project ships in `models/`: a toy that transcribes a tone alphabet (scripts/generate-asr-model.mjs). */
+export const defaultTranscriptionModel = 'inferlane-tiny-asr';
 
-export type TransformersTask = 'text' | 'embedding';
+export type TransformersTask = 'text' | 'embedding' | 'transcription';
 
 export interface TransformersSettings {
   /** Unique id in a client. @default `transformers:<model>` */
@@ -39,11 +46,17 @@ export interface TransformersSettings {
   /** Folder name under `modelPath` (transformers.js model id). @default 'inferlane-tiny-chat' */
   model?: string;
   /**
-   * What the target serves. Transcription is not offered: no local speech model ships with
-   * inferlane, and an adapter path nobody can run here would be untested.
+   * What the target serves. 'transcription' is opt-in: it runs `transcriptionModel` through
+   * transformers.js's `automatic-speech-recognition` pipeline.
    * @default ['text', 'embedding'] for the default model, ['text'] otherwise
    */
   tasks?: TransformersTask[];
+  /**
+   * Folder name under `modelPath` of the speech model 'transcription' uses: a wav2vec2-CTC or
+   * Whisper ONNX export that transformers.js's `automatic-speech-recognition` pipeline loads.
+   * @default 'inferlane-tiny-asr' (the generated tone-alphabet toy, not a real speech model)
+   */
+  transcriptionModel?: string;
   /**
    * Root folder (Node) or URL prefix (browser) that holds `<model>/config.json`.
    * @default the package's `models/` folder in Node, '/models/' in browsers
@@ -115,6 +128,14 @@ interface Library {
   AutoModel: { from_pretrained(model: string, options?: Record<string, unknown>): Promise<ModelLike> };
   TextStreamer: new (tokenizer: TokenizerLike, options: Record<string, unknown>) => unknown;
   InterruptableStoppingCriteria: new () => StoppingCriteriaLike;
+  pipeline(task: 'automatic-speech-recognition', model: string, options?: Record<string, unknown>): Promise<RecognizerLike>;
+}
+/** transformers.js's AutomaticSpeechRecognitionPipeline, as far as it is used here. */
+interface RecognizerLike {
+  (audio: Float32Array, options?: Record<string, unknown>): Promise<{ text: string } | { text: string }[]>;
+  processor?: { feature_extractor?: { config?: { sampling_rate?: number } } };
+  model?: { config?: { model_type?: string } };
+  dispose?(): Promise<unknown>;
 }
 
 interface Loaded {
@@ -150,7 +171,8 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
   const model = settings.model ?? defaultModel;
   const id = settings.id ?? `transformers:${model}`;
   const tasks = settings.tasks ?? (model === defaultModel ? ['text', 'embedding'] : ['text']);
-  const modalities: Modality[] = tasks.map((task) => (task === 'text' ? 'text' : 'embedding'));
+  const modalities: Modality[] = tasks.map((task): Modality => task);
+  const transcriptionModel = settings.transcriptionModel ?? defaultTranscriptionModel;
   const maxNewTokens = settings.maxNewTokens ?? 64;
   const importLibrary = settings.importLibrary ?? (() => import('@huggingface/transformers'));
   let modelPath: string | undefined = settings.modelPath;
@@ -198,6 +220,21 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     });
   };
 
+  /** The library, configured, and the options every from_pretrained/pipeline call takes. */
+  const openLibrary = async (): Promise<{ lib: Library; options: Record<string, unknown> }> => {
+    let lib: Library;
+    try {
+      lib = await library();
+    } catch (error) {
+      throw new TargetUnavailableError(`${id}: @huggingface/transformers is not installed or failed to load`, { target: id, cause: error });
+    }
+    configure(lib);
+    const options: Record<string, unknown> = { progress_callback: onLibraryProgress, local_files_only: true };
+    if (settings.device) options.device = settings.device;
+    if (settings.dtype) options.dtype = settings.dtype;
+    return { lib, options };
+  };
+
   const loads = new Map<TransformersTask, Promise<Loaded>>();
   let tokenizerPromise: Promise<TokenizerLike> | undefined;
   const loaded = new Set<TransformersTask>();
@@ -205,16 +242,7 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     let promise = loads.get(task);
     if (promise) return promise;
     promise = (async () => {
-      let lib: Library;
-      try {
-        lib = await library();
-      } catch (error) {
-        throw new TargetUnavailableError(`${id}: @huggingface/transformers is not installed or failed to load`, { target: id, cause: error });
-      }
-      configure(lib);
-      const options: Record<string, unknown> = { progress_callback: onLibraryProgress, local_files_only: true };
-      if (settings.device) options.device = settings.device;
-      if (settings.dtype) options.dtype = settings.dtype;
+      const { lib, options } = await openLibrary();
       try {
         // Both tasks share one tokenizer; only the model sessions differ.
         tokenizerPromise ??= lib.AutoTokenizer.from_pretrained(model, options);
@@ -234,6 +262,26 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     loads.set(task, promise);
     return promise;
   };
+
+  let recognizerPromise: Promise<RecognizerLike> | undefined;
+  const loadRecognizer = (): Promise<RecognizerLike> => {
+    recognizerPromise ??= (async () => {
+      const { lib, options } = await openLibrary();
+      try {
+        const recognizer = await lib.pipeline('automatic-speech-recognition', transcriptionModel, options);
+        loaded.add('transcription');
+        emitProgress({ target: id, status: 'ready', progress: 1 });
+        return recognizer;
+      } catch (error) {
+        const reason = error instanceof Error ? `: ${error.message.slice(0, 200)}` : '';
+        throw new TargetUnavailableError(`${id}: the speech model '${transcriptionModel}' could not be loaded from ${resolveModelPath()}${reason}`, { target: id, cause: error });
+      }
+    })();
+    // As for the other tasks, a failed load may succeed later.
+    recognizerPromise.catch(() => (recognizerPromise = undefined));
+    return recognizerPromise;
+  };
+  const loadAny = (task: TransformersTask): Promise<unknown> => (task === 'transcription' ? loadRecognizer() : loadTask(task));
 
   const withProgress = async <T>(listener: ((event: ModelProgressEvent) => void) | undefined, run: () => Promise<T>): Promise<T> => {
     if (!listener) return run();
@@ -361,7 +409,7 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     batchedGeneration: tasks.includes('text'),
 
     async load(options = {}) {
-      await withProgress(options.onProgress, () => Promise.all(tasks.map((task) => loadTask(task))));
+      await withProgress(options.onProgress, () => Promise.all(tasks.map((task) => loadAny(task))));
       if (options.signal) throwIfAborted(options.signal);
     },
 
@@ -372,7 +420,11 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
         // One loaded task is enough: the others read the same files and load in moments.
         if (loaded.size > 0) return 'available';
         await library();
-        return (await filesExist(resolveModelPath(), model, settings.dtype, signal)) ? 'downloadable' : 'unavailable';
+        // Every model the tasks need must be there: the chat model and/or the speech model.
+        const checks = tasks.includes('transcription') ? [filesExist(resolveModelPath(), transcriptionModel, undefined, signal, speechFiles)] : [];
+        if (tasks.some((task) => task !== 'transcription')) checks.push(filesExist(resolveModelPath(), model, settings.dtype, signal));
+        const present = await Promise.all(checks);
+        return present.every(Boolean) ? 'downloadable' : 'unavailable';
       } catch {
         return 'unavailable';
       }
@@ -380,13 +432,16 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
 
     async close() {
       const pending = [...loads.values()];
+      const recognizer = recognizerPromise;
       loads.clear();
       tokenizerPromise = undefined;
+      recognizerPromise = undefined;
       loaded.clear();
       for (const promise of pending) {
         const instance = await promise.catch(() => undefined);
         await instance?.model.dispose?.();
       }
+      await (await recognizer?.catch(() => undefined))?.dispose?.();
     },
   };
 
@@ -508,6 +563,31 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     };
   }
 
+  if (tasks.includes('transcription')) {
+    target.doTranscribe = async (call: TranscribeCall, ctx: CallContext): Promise<TranscribeResult> => {
+      throwIfAborted(ctx.signal);
+      // Decode before paying for a load; the rate check needs the model's feature extractor.
+      const decoded = decodeAudioBytes(call.audio, call.mediaType);
+      const recognizer = await withProgress(contextListener(ctx), loadRecognizer);
+      throwIfAborted(ctx.signal);
+      const sampleRate = recognizer.processor?.feature_extractor?.config?.sampling_rate ?? 16_000;
+      const samples = samplesAt(decoded, sampleRate);
+      const options: Record<string, unknown> = { ...call.providerOptions?.transformers };
+      // Only Whisper takes a language; wav2vec2-style models warn and ignore it.
+      if (call.language && /whisper/.test(recognizer.model?.config?.model_type ?? '')) options.language ??= call.language;
+      try {
+        // One forward pass cannot be interrupted: an abort during it is honoured when it returns.
+        const output = await recognizer(samples, options);
+        throwIfAborted(ctx.signal);
+        const text = (Array.isArray(output) ? output[0] : output).text.trim();
+        return { text, language: call.language, durationSeconds: samples.length / sampleRate };
+      } catch (error) {
+        if (ctx.signal.aborted) throw new AbortedError(`${id}: the call was aborted`, { target: id, cause: ctx.signal.reason });
+        throw toInferlaneError(error, id);
+      }
+    };
+  }
+
   return target;
 }
 
@@ -536,10 +616,13 @@ function renormalise(vector: number[]): number[] {
   return norm === 0 ? vector : vector.map((value) => value / norm);
 }
 
+/** What every speech model transformers.js loads has; its ONNX file names depend on the architecture (Whisper has an encoder and a decoder). */
+const speechFiles = ['config.json', 'preprocessor_config.json', 'tokenizer.json'];
+
 /** Whether the model's files are present, without loading anything. Never throws. */
-async function filesExist(root: string, model: string, dtype: string | undefined, signal: AbortSignal): Promise<boolean> {
+async function filesExist(root: string, model: string, dtype: string | undefined, signal: AbortSignal, files?: string[]): Promise<boolean> {
   const onnxFile = !dtype || dtype === 'fp32' ? 'onnx/model.onnx' : `onnx/model_${dtype === 'q8' ? 'quantized' : dtype}.onnx`;
-  const needed = ['config.json', 'tokenizer.json', onnxFile];
+  const needed = files ?? ['config.json', 'tokenizer.json', onnxFile];
   try {
     if (isBrowser || /^https?:/.test(root)) {
       // HEAD keeps the check cheap: nothing is downloaded.
