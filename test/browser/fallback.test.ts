@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
+import { toneSamples, wavBytes } from '../../examples/tone-audio.js';
 import { bundleForBrowser, launchChromium, modulePage, pageResult, repositoryRoot, startStaticServer, type BrowserSession, type StaticServer } from '../helpers/chromium.js';
 
 interface PageGenerate {
@@ -18,6 +19,7 @@ interface Api {
   generate(request: unknown): Promise<PageGenerate>;
   stream(request: unknown): Promise<{ deltas: string[]; target?: string }>;
   embed(input: string[]): Promise<{ embeddings: number[][]; target: string }>;
+  transcribe(wav: number[]): Promise<{ ok: boolean; text?: string; target?: string; error?: string }>;
   available(): Promise<string>;
   progress(): { status: string; file?: string; progress?: number; target: string }[];
 }
@@ -87,6 +89,17 @@ it('embeds on the device in the page: similar sentences closer than unrelated on
   expect(cosine(routerA, routerB)).toBeGreaterThan(cosine(routerA, bananas) + 0.3);
   expect(cloud.requests.filter((recorded) => recorded.route.includes('embeddings'))).toHaveLength(0);
 }, 30_000);
+
+it('transcribes speech on the device in the page (the tone-alphabet model on onnxruntime-web), sending nothing out', async () => {
+  const before = cloud.requests.length;
+  const wav = Array.from(wavBytes(toneSamples('hello browser')));
+  const result = await session.page.evaluate((value) => window.inferlaneTest.transcribe(value), wav);
+  expect(result.error).toBeUndefined();
+  expect(result).toMatchObject({ ok: true, text: 'hello browser', target: 'device:asr' });
+  expect(cloud.requests.length).toBe(before);
+  expect(server.requests).toContain('/models/inferlane-tiny-asr/onnx/model.onnx');
+  expect(session.externalRequests).toEqual([]);
+}, 60_000);
 
 it('(b) answers the same call from the device once the cloud refuses connections', async () => {
   await cloud.close();

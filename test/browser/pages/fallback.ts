@@ -9,8 +9,10 @@ import { openai } from '../../../providers/openai/index.js';
 import { transformers } from '../../../providers/transformers/index.js';
 
 const device = transformers({ id: 'device:tiny', wasmPaths: `${location.origin}/ort/` });
+// Speech to text on the device: the generated tone-alphabet recognizer (models/inferlane-tiny-asr).
+const ears = transformers({ id: 'device:asr', tasks: ['transcription'], wasmPaths: `${location.origin}/ort/` });
 const cloud = openai({ id: 'cloud:m', baseURL: `${location.origin}/v1`, apiKey: 'test', dangerouslyAllowBrowser: true, model: 'm' });
-const client = createClient({ targets: [device, cloud] });
+const client = createClient({ targets: [device, ears, cloud] });
 const progress: ModelProgressEvent[] = [];
 client.on('model-progress', (event) => progress.push(event));
 
@@ -39,6 +41,15 @@ async function embed(input: string[]) {
   return { embeddings: result.embeddings, target: result.route.target };
 }
 
-const testApi = { generate, stream, embed, available: () => device.available!(new AbortController().signal), progress: () => progress.map(({ status, file, progress: fraction, target }) => ({ status, file, progress: fraction, target })) };
+async function transcribe(wav: number[]) {
+  try {
+    const result = await client.transcribe({ audio: Uint8Array.from(wav), privacy: 'device-only', latency: 60_000 });
+    return { ok: true as const, text: result.text, target: result.route.target };
+  } catch (error) {
+    return { ok: false as const, error: `${(error as Error).name}: ${(error as Error).message}` };
+  }
+}
+
+const testApi = { generate, stream, embed, transcribe, available: () => device.available!(new AbortController().signal), progress: () => progress.map(({ status, file, progress: fraction, target }) => ({ status, file, progress: fraction, target })) };
 (window as unknown as { inferlaneTest: typeof testApi; __done: boolean; __result: unknown }).inferlaneTest = testApi;
 Object.assign(window, { __result: 'ready', __done: true });
