@@ -261,6 +261,53 @@ export function isAbortError(error: unknown): boolean {
   );
 }
 
+/** Socket-level codes that mean "no usable response": retry here or fall back elsewhere. */
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+/** fetch's messages for a dropped connection (undici's `fetch failed` before headers, `terminated` mid-body; browsers'). */
+const networkMessages = /^(fetch failed|terminated|other side closed|socket hang up|network error|failed to fetch|load failed)/i;
+
+/**
+ * True for fetch/undici failures that never produced a usable response (refused, reset, DNS,
+ * a body that broke off), looking down the `cause` chain. For adapters built on fetch-based clients.
+ */
+export function isNetworkFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && networkCodes.has(code)) return true;
+    if (typeof message === 'string' && networkMessages.test(message)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** The deepest socket-style code (e.g. 'ECONNREFUSED') in the `cause` chain, for messages. */
+export function networkFailureCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  let found: string | undefined;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) found = code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return found;
+}
+
 const secretPatterns: [RegExp, string][] = [
   [/\b(?:sk|hf|gsk|pk|rk)[-_][A-Za-z0-9_-]{8,}/g, '[redacted]'],
   [/(Bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, '$1[redacted]'],

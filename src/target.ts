@@ -372,6 +372,28 @@ export interface Target {
 }
 
 /**
+ * An OpenAI-style `finish_reason` as a FinishReason, for adapters of OpenAI-compatible wire
+ * formats: OpenAI's words plus those of TGI-backed servers (`eos_token`, `stop_sequence`).
+ */
+export function finishReasonOf(reason: string | null | undefined): FinishReason {
+  switch (reason) {
+    case 'stop':
+    case 'eos_token':
+    case 'stop_sequence':
+      return 'stop';
+    case 'length':
+      return 'length';
+    case 'content_filter':
+      return 'content-filter';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool-calls';
+    default:
+      return 'other';
+  }
+}
+
+/**
  * Cuts `text` at the earliest of `TextCall.stop`'s sequences, for runtimes that cannot stop on
  * their own (device runtimes, the Prompt API). `stopped` says whether one was found.
  */

@@ -22,6 +22,8 @@ import {
   ProviderError,
   RateLimitedError,
   isAbortError,
+  isNetworkFailure,
+  networkFailureCode,
   redact,
   retryAfterMs,
 } from '../../src/errors.js';
@@ -80,7 +82,7 @@ export function mapHuggingFaceError(error: unknown, context: MapErrorContext): I
   if (observed?.fetchError !== undefined && error === observed.fetchError) {
     return new NetworkError(`${target} could not be reached: ${clip(networkReason(error))}`, { target, cause: error });
   }
-  if (isConnectionFailure(error)) {
+  if (isNetworkFailure(error)) {
     // The body broke off after the headers arrived (reset, truncated stream).
     return new NetworkError(`the connection to ${target} failed: ${clip(networkReason(error))}`, { target, cause: error });
   }
@@ -144,19 +146,8 @@ function clip(text: string): string {
   return clean.length > maxDetailLength ? `${clean.slice(0, maxDetailLength)}...` : clean;
 }
 
-const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
-
-function isConnectionFailure(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && connectionCodes.has(code)) return true;
-  // undici: 'fetch failed' before a response, 'terminated' when the body breaks off.
-  return error instanceof TypeError && (error.message === 'fetch failed' || error.message === 'terminated');
-}
-
 function networkReason(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-  if (cause && typeof cause.code === 'string') return `${error.message} (${cause.code})`;
-  return error.message;
+  const code = networkFailureCode(error.cause);
+  return code ? `${error.message} (${code})` : error.message;
 }

@@ -35,6 +35,7 @@ import type {
   TranscribeResult,
   Usage,
 } from '../../src/target.js';
+import { finishReasonOf } from '../../src/target.js';
 import { toEmbeddingMatrix } from './embeddings.js';
 import { mapHuggingFaceError, type ObservedExchange } from './errors.js';
 
@@ -173,7 +174,7 @@ export function huggingface(settings: HuggingFaceSettings): Target {
         const choice = response.choices[0];
         return {
           text: typeof choice?.message?.content === 'string' ? choice.message.content : '',
-          finishReason: mapFinishReason(choice?.finish_reason),
+          finishReason: finishReasonOf(choice?.finish_reason),
           usage: mapUsage(response.usage),
           modelId: response.model,
         };
@@ -204,7 +205,7 @@ export function huggingface(settings: HuggingFaceSettings): Target {
         const choice = chunk.choices?.[0];
         const text = choice?.delta?.content;
         if (typeof text === 'string' && text.length > 0) yield { type: 'text-delta', text };
-        if (choice?.finish_reason) finishReason = mapFinishReason(choice.finish_reason);
+        if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
       }
     } catch (error) {
       throw exchange.fail(error);
@@ -336,25 +337,6 @@ function mapUsage(usage: WireUsage | undefined | null): Usage | undefined {
     ...(usage.total_tokens !== undefined ? { totalTokens: usage.total_tokens } : {}),
     ...(cached !== undefined ? { cachedInputTokens: cached } : {}),
   };
-}
-
-/** OpenAI's words plus TGI's (`eos_token`, `stop_sequence`). */
-function mapFinishReason(reason: string | undefined | null): FinishReason {
-  switch (reason) {
-    case 'stop':
-    case 'eos_token':
-    case 'stop_sequence':
-      return 'stop';
-    case 'length':
-      return 'length';
-    case 'content_filter':
-      return 'content-filter';
-    case 'tool_calls':
-    case 'function_call':
-      return 'tool-calls';
-    default:
-      return 'other';
-  }
 }
 
 function parseSize(size: string | undefined): { width?: number; height?: number } {

@@ -2,7 +2,7 @@
  * Chat Completions request bodies and response mapping, shared by the online calls
  * and the Batch API lines (one builder, so a batch line is exactly what doGenerate sends).
  */
-import type { FinishReason, TextCall, TextResult, Usage } from '../../src/target.js';
+import { finishReasonOf, type TextCall, type TextResult, type Usage } from '../../src/target.js';
 
 export type MaxTokensParameter = 'max_tokens' | 'max_completion_tokens';
 
@@ -65,22 +65,6 @@ export function mapUsage(usage: WireUsage | null | undefined): Usage | undefined
   return result;
 }
 
-export function mapFinishReason(reason: string | null | undefined): FinishReason {
-  switch (reason) {
-    case 'stop':
-      return 'stop';
-    case 'length':
-      return 'length';
-    case 'content_filter':
-      return 'content-filter';
-    case 'tool_calls':
-    case 'function_call':
-      return 'tool-calls';
-    default:
-      return 'other';
-  }
-}
-
 export interface WireChatCompletion {
   model?: string;
   choices?: { message?: { content?: string | null; refusal?: string | null }; finish_reason?: string | null }[];
@@ -93,7 +77,7 @@ export function mapChatCompletion(completion: WireChatCompletion): TextResult | 
   if (!choice) return undefined;
   const result: TextResult = {
     text: choice.message?.content ?? choice.message?.refusal ?? '',
-    finishReason: mapFinishReason(choice.finish_reason),
+    finishReason: finishReasonOf(choice.finish_reason),
   };
   const usage = mapUsage(completion.usage);
   if (usage) result.usage = usage;

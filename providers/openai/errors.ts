@@ -16,29 +16,11 @@ import {
   ProviderError,
   RateLimitedError,
   isAbortError,
+  isNetworkFailure,
+  networkFailureCode,
   redact,
   retryAfterMs,
 } from '../../src/errors.js';
-
-/** Socket-level codes that mean "no usable response": retry here or fall back elsewhere. */
-const networkCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
-]);
-
-/** undici's messages for a dropped connection (`fetch failed` before headers, `terminated` mid-body). */
-const networkMessages = /^(fetch failed|terminated|other side closed|socket hang up|network error|failed to fetch|load failed)/i;
 
 /** Longest provider message we pass on, characters; provider bodies can be long. */
 const maxDetailLength = 300;
@@ -137,26 +119,8 @@ function isNamed(error: unknown, ...names: string[]): boolean {
   return typeof error === 'object' && error !== null && names.includes((error as { name?: string }).name ?? '');
 }
 
-/** True for fetch/undici failures that never produced a usable response. */
-export function isNetworkFailure(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const { code, message } = current as { code?: unknown; message?: unknown };
-    if (typeof code === 'string' && networkCodes.has(code)) return true;
-    if (typeof message === 'string' && networkMessages.test(message)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
 /** The deepest socket code in the cause chain, e.g. " (ECONNREFUSED)". */
 function describeCause(error: unknown): string {
-  let current: unknown = error;
-  let found: string | undefined;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) found = code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return found ? ` (${found})` : '';
+  const code = networkFailureCode(error);
+  return code ? ` (${code})` : '';
 }

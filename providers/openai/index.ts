@@ -25,8 +25,9 @@ import type {
   TranscribeResult,
   Usage,
 } from '../../src/target.js';
+import { finishReasonOf } from '../../src/target.js';
 import { createBatchCapability, type OpenAIBatchCapability, type OpenAIBatchSettings } from './batch.js';
-import { buildChatBody, mapChatCompletion, mapFinishReason, mapUsage, type MaxTokensParameter, type WireChatCompletion, type WireUsage } from './chat.js';
+import { buildChatBody, mapChatCompletion, mapUsage, type MaxTokensParameter, type WireChatCompletion, type WireUsage } from './chat.js';
 import { mapOpenAIError } from './errors.js';
 
 export { mapOpenAIError, parseRetryAfter } from './errors.js';
@@ -324,7 +325,7 @@ export function openai(settings: OpenAISettings): OpenAITarget {
         const choice = chunk.choices?.[0];
         const text = choice?.delta?.content;
         if (typeof text === 'string' && text.length > 0) yield { type: 'text-delta', text };
-        if (choice?.finish_reason) finishReason = mapFinishReason(choice.finish_reason);
+        if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
         const chunkUsage = mapUsage(chunk.usage);
         if (chunkUsage) usage = chunkUsage;
       }
