@@ -20,7 +20,7 @@
 import { createClient } from '../src/index.js';
 import { openai } from '../providers/openai/index.js';
 import { spawnServer } from '../test/servers/standalone.js';
-import { argValue, mulberry32, quantile, runIfMain, table } from './util.js';
+import { argValue, mulberry32, quantile, quantileOfSorted, runIfMain, table } from './util.js';
 
 export async function run(options: { requests?: number; concurrency?: number } = {}): Promise<Record<string, number>> {
   const requests = options.requests ?? Number(argValue('--requests') ?? 5000);
@@ -111,8 +111,7 @@ export function hedgingOracle(latencies: readonly number[], maxExtra: number, ra
     const extra = (n - 1 - k) / n;
     if (extra > maxExtra || (k < n - 1 && sorted[k + 1] === delay)) continue;
     const finished = sorted.map((latency, i) => (latency > delay ? Math.min(latency, delay + draws[i]) : latency)).sort((a, b) => a - b);
-    const at = (q: number) => finished[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
-    const [p50, p90, p99, p999] = [at(0.5), at(0.9), at(0.99), at(0.999)];
+    const [p50, p90, p99, p999] = [0.5, 0.9, 0.99, 0.999].map((q) => quantileOfSorted(finished, q));
     if (!best || p99 / p50 < best.p99 / best.p50) best = { delayMs: delay, extra, p50, p90, p99, p999 };
   }
   return best as OracleResult;

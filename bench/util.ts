@@ -4,10 +4,13 @@ import { pathToFileURL } from 'node:url';
 export { mulberry32 } from '../src/random.js';
 
 export function quantile(samples: readonly number[], q: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index];
+  return quantileOfSorted([...samples].sort((a, b) => a - b), q);
+}
+
+/** The `q` quantile of samples already sorted ascending (nearest rank). */
+export function quantileOfSorted(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
 export function ratio(value: number, baseline: number): string {
