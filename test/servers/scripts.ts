@@ -4,9 +4,10 @@
  * scripted fault steps, reply text, hashed embeddings, token estimates, tiny media files,
  * OpenAI-shaped error bodies and a Buffer-based multipart parser.
  *
- * Nothing here does I/O; the server applies the steps. Imports: node built-ins only.
+ * Nothing here does I/O; the server applies the steps. Imports: src/random.ts, and examples/tone-audio.ts for its WAV writer.
  */
 import { mulberry32 } from '../../src/random.js';
+import { wavBytes } from '../../examples/tone-audio.js';
 
 // ---------------------------------------------------------------- randomness
 
@@ -330,26 +331,13 @@ export function audioSecondsFor(bytes: number): number {
 export function speechFor(text: string): Buffer {
   const sampleRate = 8000;
   const samplesPerCharacter = 160;
-  const sampleCount = Math.max(1, text.length) * samplesPerCharacter;
-  const buffer = Buffer.alloc(44 + sampleCount * 2);
-  buffer.write('RIFF', 0, 'ascii');
-  buffer.writeUInt32LE(36 + sampleCount * 2, 4);
-  buffer.write('WAVEfmt ', 8, 'ascii');
-  buffer.writeUInt32LE(16, 16);
-  buffer.writeUInt16LE(1, 20); // PCM
-  buffer.writeUInt16LE(1, 22); // mono
-  buffer.writeUInt32LE(sampleRate, 24);
-  buffer.writeUInt32LE(sampleRate * 2, 28);
-  buffer.writeUInt16LE(2, 32);
-  buffer.writeUInt16LE(16, 34);
-  buffer.write('data', 36, 'ascii');
-  buffer.writeUInt32LE(sampleCount * 2, 40);
-  for (let index = 0; index < sampleCount; index++) {
+  const samples = new Float32Array(Math.max(1, text.length) * samplesPerCharacter);
+  for (let index = 0; index < samples.length; index++) {
     const code = text.charCodeAt(Math.floor(index / samplesPerCharacter)) || 64;
     const frequency = 200 + (code % 64) * 10;
-    buffer.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * frequency * index) / sampleRate)), 44 + index * 2);
+    samples[index] = (8000 / 32767) * Math.sin((2 * Math.PI * frequency * index) / sampleRate);
   }
-  return buffer;
+  return Buffer.from(wavBytes(samples, { sampleRate }));
 }
 
 // ---------------------------------------------------------------- multipart
