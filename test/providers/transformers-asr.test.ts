@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failure } from '../helpers/async.js';
 import { expectRegeneratesCommittedModel } from '../helpers/models.js';
 import { createClient } from '../../src/index.js';
 import { AbortedError, InvalidRequestError, TargetUnavailableError } from '../../src/errors.js';
@@ -21,7 +22,6 @@ function context(signal: AbortSignal = new AbortController().signal, events: Mod
   return { signal, deadline: Date.now() + 30_000, segment: 'interactive', emit: (_name, payload) => events.push(payload) };
 }
 const wav = (text: string, options: Parameters<typeof wavBytes>[1] = {}) => wavBytes(toneSamples(text), options);
-const rejection = async (promise: Promise<unknown>): Promise<unknown> => promise.then(() => expect.fail('expected a rejection'), (error: unknown) => error);
 
 let target: TransformersTarget;
 beforeAll(async () => {
@@ -74,7 +74,7 @@ describe('transformers target: transcription', () => {
       [new Uint8Array(8), 'audio/pcm;encoding=s16le', 'mediaType', /float32/],
     ];
     for (const [audio, mediaType, field, message] of cases) {
-      const error = await rejection(target.doTranscribe!({ audio, mediaType }, context()));
+      const error = await failure(target.doTranscribe!({ audio, mediaType }, context()));
       expect(error, `${field} ${message}`).toBeInstanceOf(InvalidRequestError);
       expect((error as InvalidRequestError).field).toBe(field);
       expect((error as Error).message).toMatch(message);
@@ -82,17 +82,17 @@ describe('transformers target: transcription', () => {
     // 8-bit PCM is valid WAV, but not a format the adapter reads.
     const eightBit = wav('hi');
     new DataView(eightBit.buffer).setUint16(34, 8, true);
-    expect(((await rejection(target.doTranscribe!({ audio: eightBit }, context()))) as Error).message).toMatch(/16-bit PCM or 32-bit float/);
+    expect((await failure(target.doTranscribe!({ audio: eightBit }, context()))).message).toMatch(/16-bit PCM or 32-bit float/);
   });
 
   it('rejects with AbortedError when the signal is already aborted, and when it aborts during the call', async () => {
     const before = new AbortController();
     before.abort();
-    expect(await rejection(target.doTranscribe!({ audio: wav('hello') }, context(before.signal)))).toBeInstanceOf(AbortedError);
+    expect(await failure(target.doTranscribe!({ audio: wav('hello') }, context(before.signal)))).toBeInstanceOf(AbortedError);
     const during = new AbortController();
     const pending = target.doTranscribe!({ audio: wav('hello') }, context(during.signal));
     during.abort();
-    expect(await rejection(pending)).toBeInstanceOf(AbortedError);
+    expect(await failure(pending)).toBeInstanceOf(AbortedError);
   });
 
   it('loads lazily with progress events, and says unavailable (TargetUnavailableError) without the model', async () => {
@@ -107,7 +107,7 @@ describe('transformers target: transcription', () => {
     }
     const missing = transformers({ id: 'device:asr-missing', tasks: ['transcription'], transcriptionModel: 'no-such-speech-model' });
     expect(await missing.available!(new AbortController().signal)).toBe('unavailable');
-    expect(await rejection(missing.doTranscribe!({ audio: wav('x') }, context()))).toBeInstanceOf(TargetUnavailableError);
+    expect(await failure(missing.doTranscribe!({ audio: wav('x') }, context()))).toBeInstanceOf(TargetUnavailableError);
   });
 });
 
@@ -126,7 +126,7 @@ describe('through the client', () => {
     const client = createClient({ targets: [target] });
     const result = await client.transcribe({ audio: wav('inferlane').buffer as ArrayBuffer, privacy: 'device-only' });
     expect(result).toMatchObject({ text: 'inferlane', route: { target: 'device:asr' } });
-    const error = await rejection(client.transcribe({ audio: wav('hello', { sampleRate: 8_000 }), privacy: 'device-only' }));
+    const error = await failure(client.transcribe({ audio: wav('hello', { sampleRate: 8_000 }), privacy: 'device-only' }));
     expect(error).toMatchObject({ code: 'INVALID_REQUEST' });
     expect(JSON.stringify(error) + String(error)).toMatch(/8000 Hz/);
   });
