@@ -588,14 +588,10 @@ export class Executor {
   }
 
   /**
-   * One watchdog per stream instead of a timer per part: it fires `idleMs` after the last part
-   * (re-arming itself while parts keep coming) and also fails fast when the attempt is aborted, so
-   * a hung iterator can never hold the caller.
-   */
-  /**
-   * The idle deadline of a started stream. Only time spent waiting on the provider counts: a
-   * caller that holds a part for a while (writing it to a slow socket, say) does not make the
-   * provider idle. One timer per stream, re-armed only when it fires.
+   * The idle deadline of a started stream: one timer per stream instead of one per part, re-armed
+   * only when it fires. Only time spent waiting on the provider counts: a caller that holds a part
+   * for a while (writing it to a slow socket, say) does not make the provider idle. It also fails
+   * the pending step at once when the attempt is aborted, so a hung iterator never holds the caller.
    */
   private watchdog(idleMs: number, controller: AbortController, targetId: string): { next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>>; stop(): void } {
     const { clock } = this.deps;
