@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { costOf } from './execute/cost.js';
 import { type Clock, systemClock } from './execute/deadline.js';
-import { Executor, type ExecutorEvents, type Outcome, type StreamOutcome } from './execute/executor.js';
+import { Executor, type ExecutorEvents, type Outcome, type StreamOutcome, type StreamSetup } from './execute/executor.js';
 import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
 import { defaultRetrySettings, type RetrySettings } from './execute/retry-policy.js';
 import { explainPlan, plan } from './router/plan.js';
@@ -33,6 +33,7 @@ import { memoryStore } from './stores/memory.js';
 import type { KeyValueStore } from './stores/store.js';
 import type {
   BatchItemResult,
+  Message,
   MicroBatchSettings,
   ModelProgressEvent,
   Segment,
@@ -179,19 +180,31 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     const messages = validateGenerate(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
-    const thePlan = await this.planFor('generate', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
-    const outcome = await this.track('generate', this.executor.run(this.runOptions('generate', request, thePlan, segment, budgetMs), async (target, ctx, info) => {
-      const call = textCall(request, info.prepared?.messages ?? messages);
-      // A batch-kind target answers through its provider batch endpoint (the discounted path).
-      if (target.batch && (target.kind === 'batch' || (!target.doGenerate && !target.doStream))) return this.batchOne(target, 'text', call, ctx.signal);
-      if (this.batcher && target.batchedGeneration && target.doGenerateMany) {
-        const { batch, ...result } = await this.batcher.generate(target, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) });
-        return { ...result, batch } as TextResult & { batch?: Route['batched'] };
-      }
-      if (target.doGenerate) return target.doGenerate(call, ctx);
-      return collectStream(target.doStream!(call, ctx));
-    }));
-    const value = outcome.value as TextResult & { batch?: Route['batched'] };
+    const inputTokens = inputTokensOf(messages);
+    // Planned without a promise hop once availability is known (every call after the first).
+    const thePlan = this.availabilityKnown
+      ? this.planNow('generate', request, segment, budgetMs, inputTokens, request.maxOutputTokens)
+      : await this.planFor('generate', request, segment, budgetMs, inputTokens, request.maxOutputTokens);
+    let outcome: Outcome<TextResult & { batch?: Route['batched'] }>;
+    try {
+      const runOptions = { ...this.runOptions('generate', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.textGoesDirect };
+      outcome = await this.executor.run(runOptions, (target, ctx, info) => {
+        const call = textCall(request, info.prepared?.messages ?? messages);
+        // A batch-kind target answers through its provider batch endpoint (the discounted path).
+        if (target.batch && (target.kind === 'batch' || (!target.doGenerate && !target.doStream))) return this.batchOne(target, 'text', call, ctx.signal);
+        if (this.batcher && target.batchedGeneration && target.doGenerateMany) {
+          return this.batcher
+            .generate(target, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) })
+            .then(({ batch, ...result }) => ({ ...result, batch }) as TextResult & { batch?: Route['batched'] });
+        }
+        if (target.doGenerate) return target.doGenerate(call, ctx);
+        return collectStream(target.doStream!(call, ctx));
+      });
+    } catch (error) {
+      this.reportError('generate', error);
+      throw error;
+    }
+    const value = outcome.value;
     const route = this.route(thePlan, outcome, value.usage, value.batch);
     this.emit('response', { operation: 'generate', route });
     return { text: value.text, finishReason: value.finishReason, usage: value.usage, route, raw: value };
@@ -202,57 +215,56 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
    * each gap after it. Breaking out of `for await` aborts the request.
    */
   stream(request: StreamRequest): AsyncIterable<ClientStreamPart> {
-    return { [Symbol.asyncIterator]: () => this.streamIterator(request) };
+    // The executor's generator itself, set up on its first `next()`: no wrapper between the
+    // caller and the parts (each layer costs microtask hops on every token).
+    return this.executor.stream<ClientStreamPart>(() => this.streamSetup(request)) as AsyncIterable<ClientStreamPart>;
   }
 
-  /**
-   * Plans on the first `next()`, then hands every call straight to the executor's generator: no
-   * extra generator layer per part (each costs microtask hops on every token).
-   */
-  private streamIterator(request: StreamRequest): AsyncIterator<ClientStreamPart> {
-    let inner: AsyncGenerator<ClientStreamPart, unknown> | undefined;
-    let setup: Promise<AsyncGenerator<ClientStreamPart, unknown>> | undefined;
-    const start = () => {
-      setup ??= this.openStream(request).then((generator) => (inner = generator));
-      return setup;
-    };
-    return {
-      next: () => (inner ? inner.next() : start().then((g) => g.next())) as Promise<IteratorResult<ClientStreamPart>>,
-      return: async () => {
-        if (inner) await inner.return(undefined);
-        return { done: true, value: undefined };
-      },
-    };
-  }
-
-  private async openStream(request: StreamRequest): Promise<AsyncGenerator<ClientStreamPart, unknown>> {
+  /** Validates and plans a stream (on its first `next()`, so errors surface in `for await`). */
+  private streamSetup(request: StreamRequest): StreamSetup<ClientStreamPart> | Promise<StreamSetup<ClientStreamPart>> {
     try {
       const messages = validateGenerate(request);
       const { segment, budgetMs } = resolveLatency(request.latency);
-      const thePlan = await this.planFor('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
-      return this.executor.stream<ClientStreamPart>(
-        Object.assign(this.runOptions('stream', request, thePlan, segment, budgetMs), {
-          idleMs: request.idleMs ?? this.idleMs[segment],
-          firstTokenMs: request.firstTokenMs,
-          onStreamFailure: request.onStreamFailure ?? 'resume',
-          finishPart: (outcome: StreamOutcome) => {
-            const route = this.route(thePlan, outcome, outcome.usage);
-            this.emit('response', { operation: 'stream', route });
-            return { type: 'finish' as const, finishReason: outcome.finishReason, usage: outcome.usage, route };
-          },
-          onError: (error: unknown) => this.reportError('stream', error),
-        }),
-        (target, ctx, info, partial) => {
-          const base = info.prepared?.messages ?? messages;
-          const call = textCall(request, partial ? [...base, { role: 'assistant', content: partial }] : base);
-          if (target.doStream) return target.doStream(call, ctx);
-          return singlePartStream(target, call, ctx);
-        },
-      ) as AsyncGenerator<ClientStreamPart, unknown>;
+      const inputTokens = inputTokensOf(messages);
+      if (!this.availabilityKnown) {
+        return this.planFor('stream', request, segment, budgetMs, inputTokens, request.maxOutputTokens).then(
+          (thePlan) => this.streamRun(request, messages, thePlan, segment, budgetMs),
+          (error: unknown) => this.streamSetupFailed(error),
+        );
+      }
+      const thePlan = this.planNow('stream', request, segment, budgetMs, inputTokens, request.maxOutputTokens);
+      return this.streamRun(request, messages, thePlan, segment, budgetMs);
     } catch (error) {
-      if (!InferlaneError.isInstance(error) || error.code === 'INVALID_REQUEST') this.reportError('stream', error);
-      throw error;
+      return this.streamSetupFailed(error);
     }
+  }
+
+  private streamSetupFailed(error: unknown): never {
+    // NO_ROUTE was reported where it was raised; bad input and surprises are reported here.
+    if (!InferlaneError.isInstance(error) || error.code === 'INVALID_REQUEST') this.reportError('stream', error);
+    throw error;
+  }
+
+  private streamRun(request: StreamRequest, messages: Message[], thePlan: Plan, segment: Segment, budgetMs: number): StreamSetup<ClientStreamPart> {
+    const options = this.runOptions('stream', request, thePlan, segment, budgetMs) as StreamSetup<ClientStreamPart>['options'];
+    options.idleMs = request.idleMs ?? this.idleMs[segment];
+    options.firstTokenMs = request.firstTokenMs;
+    options.onStreamFailure = request.onStreamFailure ?? 'resume';
+    options.finishPart = (outcome: StreamOutcome) => {
+      const route = this.route(thePlan, outcome, outcome.usage);
+      this.emit('response', { operation: 'stream', route });
+      return { type: 'finish' as const, finishReason: outcome.finishReason, usage: outcome.usage, route };
+    };
+    options.onError = (error: unknown) => this.reportError('stream', error);
+    return {
+      options,
+      open: (target, ctx, info, partial) => {
+        const base = info.prepared?.messages ?? messages;
+        const call = textCall(request, partial ? [...base, { role: 'assistant', content: partial }] : base);
+        if (target.doStream) return target.doStream(call, ctx);
+        return singlePartStream(target, call, ctx);
+      },
+    };
   }
 
   // -- other modalities -----------------------------------------------------------------------
@@ -263,7 +275,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const { segment, budgetMs } = resolveLatency(request.latency);
     const tokens = inputs.reduce((sum, input) => sum + estimateTokens(input), 0);
     const thePlan = await this.planFor('embed', request, segment, budgetMs, tokens, 0);
-    const runOptions = { ...this.runOptions('embed', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.batcher !== undefined && thePlan.candidates.every((c) => c.target.doEmbed) };
+    const runOptions = { ...this.runOptions('embed', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.embeddingHonoursSignal };
     const outcome = await this.track('embed', this.executor.run(runOptions, async (target, ctx) => {
       if (target.batch && (target.kind === 'batch' || !target.doEmbed)) {
         const results = await Promise.all(inputs.map((input) => this.batchOne(target, 'embedding', input, ctx.signal)));
@@ -283,7 +295,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     validateImage(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
     const thePlan = await this.planFor('image', request, segment, budgetMs, estimateTokens(request.prompt), 0);
-    const outcome = await this.track('image', this.executor.run(this.runOptions('image', request, thePlan, segment, budgetMs), (target, ctx) =>
+    const outcome = await this.track('image', this.executor.run({ ...this.runOptions('image', request, thePlan, segment, budgetMs), attemptsHonourSignal: targetHonoursAbort }, (target, ctx) =>
       target.doImage!({ prompt: request.prompt, size: request.size, n: request.n, providerOptions: request.providerOptions }, ctx),
     ));
     const usage = outcome.value.usage ?? { images: outcome.value.images.length };
@@ -296,7 +308,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const audio = validateTranscribe(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
     const thePlan = await this.planFor('transcribe', request, segment, budgetMs, 0, 0);
-    const outcome = await this.track('transcribe', this.executor.run(this.runOptions('transcribe', request, thePlan, segment, budgetMs), (target, ctx) =>
+    const outcome = await this.track('transcribe', this.executor.run({ ...this.runOptions('transcribe', request, thePlan, segment, budgetMs), attemptsHonourSignal: targetHonoursAbort }, (target, ctx) =>
       target.doTranscribe!({ audio, mediaType: request.mediaType, language: request.language, providerOptions: request.providerOptions }, ctx),
     ));
     const route = this.route(thePlan, outcome, outcome.value.usage);
@@ -308,7 +320,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     validateSpeech(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
     const thePlan = await this.planFor('speech', request, segment, budgetMs, estimateTokens(request.text), 0);
-    const outcome = await this.track('speech', this.executor.run(this.runOptions('speech', request, thePlan, segment, budgetMs), (target, ctx) =>
+    const outcome = await this.track('speech', this.executor.run({ ...this.runOptions('speech', request, thePlan, segment, budgetMs), attemptsHonourSignal: targetHonoursAbort }, (target, ctx) =>
       target.doSpeech!({ text: request.text, voice: request.voice, format: request.format, providerOptions: request.providerOptions }, ctx),
     ));
     const route = this.route(thePlan, outcome, outcome.value.usage);
@@ -368,6 +380,11 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   private async planFor(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Promise<Plan> {
     if (!this.availabilityKnown) await this.checkAvailability();
+    return this.planNow(operation, request, segment, budgetMs, inputTokens, outputTokens);
+  }
+
+  /** Plans with the availability already known; throws NO_ROUTE (reported) when nothing can serve. */
+  private planNow(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Plan {
     const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
     if (this.listenerCount('route') > 0) {
       this.emit('route', { operation, segment, budgetMs, candidates: thePlan.candidates.map((c) => c.target.id), rejected: thePlan.rejected });
@@ -441,6 +458,19 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     this.emit('error', { operation, code: e?.code ?? 'PROVIDER_ERROR', message: redact(error instanceof Error ? error.message : String(error)) });
   }
 
+  /**
+   * Whether a generate attempt on `target` settles on abort by itself: it goes straight to an
+   * adapter that honours its signal (not through a provider batch job or the micro-batcher).
+   */
+  private readonly textGoesDirect = (target: Target): boolean =>
+    target.honoursAbort === true &&
+    !(target.batch && (target.kind === 'batch' || (!target.doGenerate && !target.doStream))) &&
+    !(this.batcher && target.batchedGeneration && target.doGenerateMany);
+
+  /** Embedding attempts settle on abort through the micro-batcher, or an adapter that honours its signal. */
+  private readonly embeddingHonoursSignal = (target: Target): boolean =>
+    !!target.doEmbed && !(target.batch && target.kind === 'batch') && (this.batcher !== undefined || target.honoursAbort === true);
+
   private route(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage: Usage | undefined, batched?: Route['batched']): Route {
     const target = outcome.candidate.target;
     const multiplier = target.kind === 'batch' ? (target.batch?.priceMultiplier ?? 1) : 1;
@@ -508,6 +538,10 @@ function inputTokensOf(messages: { content: string }[]): number {
   let tokens = 0;
   for (const message of messages) tokens += estimateTokens(message.content) + messageOverheadTokens;
   return tokens;
+}
+
+function targetHonoursAbort(target: Target): boolean {
+  return target.honoursAbort === true;
 }
 
 function textCall(request: GenerateRequest, messages: TextCall['messages']): TextCall {

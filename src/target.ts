@@ -354,6 +354,14 @@ export interface Target {
   microBatch?: MicroBatchSettings;
   /** True when `doGenerateMany` can run several prompts in one pass (device runtimes). */
   batchedGeneration?: boolean;
+  /**
+   * True when every promise and stream step this target returns settles soon after `ctx.signal`
+   * aborts (its HTTP client takes the signal and closes the request). The executor then skips
+   * its own per-call and per-part guards, which otherwise make sure a deadline holds even against
+   * an adapter that ignores the signal. Set it only when tests prove it (the built-in HTTP
+   * adapters do). @default false
+   */
+  honoursAbort?: boolean;
 
   available?(signal: AbortSignal): Promise<Availability>;
   doGenerate?(call: TextCall, ctx: CallContext): Promise<TextResult>;

@@ -165,6 +165,9 @@ export function openai(settings: OpenAISettings): OpenAITarget {
     provider: 'openai',
     modalities,
     cache,
+    // Every request carries ctx.signal to openai-node, which aborts its fetch: a pending request
+    // or stream step settles on abort (tests: hangs, idle streams, caller aborts against the local server).
+    honoursAbort: true,
     async doGenerate(call, ctx) {
       const replica = pickReplica(ctx);
       let completion: WireChatCompletion;

@@ -42,32 +42,58 @@ export const systemClock: Clock = {
 };
 
 export function createDeadline(budgetMs: number, clock: Clock, parent?: AbortSignal): Deadline {
-  const controller = new AbortController();
-  const at = clock.now() + budgetMs;
-  let why: AbortCause | undefined;
-  const fire = (cause: AbortCause) => {
-    if (why) return;
-    why = cause;
-    controller.abort(cause);
-  };
-  const timer = clock.setTimeout(() => fire('deadline'), Math.max(0, budgetMs));
-  const onParentAbort = () => fire('caller');
-  if (parent?.aborted) fire('caller');
-  else parent?.addEventListener('abort', onParentAbort, { once: true });
-  return {
-    signal: controller.signal,
-    at,
-    cause: () => why,
-    remaining: () => at - clock.now(),
-    abort: (cause) => fire(cause),
-    disarm() {
-      clock.clearTimeout(timer);
-    },
-    dispose() {
-      clock.clearTimeout(timer);
-      parent?.removeEventListener('abort', onParentAbort);
-    },
-  };
+  return new CallDeadline(budgetMs, clock, parent);
+}
+
+/**
+ * A class rather than a literal of closures: this runs on every call, and methods on a
+ * prototype cost nothing per call (the literal allocated six functions each time).
+ */
+class CallDeadline implements Deadline {
+  readonly signal: AbortSignal;
+  readonly at: number;
+  private readonly controller = new AbortController();
+  private why: AbortCause | undefined;
+  private readonly timer: unknown;
+  private readonly onParentAbort: (() => void) | undefined;
+
+  constructor(
+    budgetMs: number,
+    private readonly clock: Clock,
+    private readonly parent?: AbortSignal,
+  ) {
+    this.signal = this.controller.signal;
+    this.at = clock.now() + budgetMs;
+    this.timer = clock.setTimeout(() => this.abort('deadline'), Math.max(0, budgetMs));
+    if (parent?.aborted) this.abort('caller');
+    else if (parent) {
+      this.onParentAbort = () => this.abort('caller');
+      parent.addEventListener('abort', this.onParentAbort, { once: true });
+    }
+  }
+
+  cause(): AbortCause | undefined {
+    return this.why;
+  }
+
+  remaining(): number {
+    return this.at - this.clock.now();
+  }
+
+  abort(cause: AbortCause): void {
+    if (this.why) return;
+    this.why = cause;
+    this.controller.abort(cause);
+  }
+
+  disarm(): void {
+    this.clock.clearTimeout(this.timer);
+  }
+
+  dispose(): void {
+    this.clock.clearTimeout(this.timer);
+    if (this.onParentAbort) this.parent!.removeEventListener('abort', this.onParentAbort);
+  }
 }
 
 /** A child controller for one attempt: aborts with its parent, or on its own (hedge lost, stream timeout). */

@@ -127,6 +127,28 @@ describe('stream deadlines', () => {
   });
 });
 
+describe("the caller's abort mid-stream", () => {
+  it('closes the connection at once even with a backup target (the attempt has its own controller)', async () => {
+    primary.script('/chat/completions', { stream: { interChunkMs: 400 }, times: 100 });
+    const c = client();
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const error = await (async () => {
+      for await (const part of c.stream({ prompt: 'one two three four', latency: 2000, hedge: false, abortSignal: controller.signal })) {
+        if (part.type === 'text-delta' && abortedAt === 0) {
+          abortedAt = performance.now();
+          controller.abort();
+        }
+      }
+    })().catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('ABORTED');
+    // The next chunk was 400 ms away; the abort must not wait for it (nor for idleMs).
+    expect(performance.now() - abortedAt).toBeLessThan(300);
+    await primary.waitFor((rs) => rs[0]?.aborted === true);
+    expect(secondary.requests).toHaveLength(0);
+  });
+});
+
 describe('idle deadline and a slow caller', () => {
   it('a caller that holds each part longer than idleMs does not trip it: only waiting on the provider counts', async () => {
     const c = client();
