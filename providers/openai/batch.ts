@@ -96,12 +96,22 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
     return JSON.stringify({ custom_id: item.customId, method: 'POST', url, body });
   };
 
-  /** Calls the client and maps any failure; every request carries the caller's signal. */
-  const guard = async <T>(ctx: BatchContext, run: (client: OpenAI) => Promise<T>): Promise<T> => {
+  /**
+   * Calls the client and maps any failure. Each call gets its own signal, aborted with the
+   * caller's: openai-node adds an abort listener to the signal of every request and never removes
+   * it, so a job watcher polling for hours under one signal would pile them up (one per poll).
+   */
+  const guard = async <T>(ctx: BatchContext, run: (client: OpenAI, signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const request = new AbortController();
+    const onAbort = () => request.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await run(deps.client());
+      return await run(deps.client(), request.signal);
     } catch (error) {
       throw mapOpenAIError(error, { target, signal: ctx.signal, now: deps.now });
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
     }
   };
 
@@ -128,10 +138,10 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
       if (bytes.length > maxBytes) {
         throw new InvalidRequestError('items', `the batch file would be ${bytes.length} bytes; the limit is ${maxBytes}`);
       }
-      const batch = await guard(ctx, async (client) => {
+      const batch = await guard(ctx, async (client, signal) => {
         const file = await client.files.create(
           { file: await toFile(bytes, 'batch.jsonl', { type: 'application/jsonl' }), purpose: 'batch' },
-          { signal: ctx.signal },
+          { signal },
         );
         return client.batches.create(
           {
@@ -141,19 +151,19 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
             completion_window: (options.completionWindow ?? settings.completionWindow ?? '24h') as '24h',
             metadata: options.metadata,
           },
-          { signal: ctx.signal },
+          { signal },
         );
       });
       return normaliseBatch(batch);
     },
 
     async findByMetadata(key, value, ctx) {
-      return guard(ctx, async (client) => {
+      return guard(ctx, async (client, signal) => {
         const found: ProviderBatch[] = [];
         const oldest = deps.now() - maxAgeMs;
         let scanned = 0;
         // The list is newest first; the cursor page auto-paginates on `for await`.
-        for await (const batch of client.batches.list({ limit: 100 }, { signal: ctx.signal })) {
+        for await (const batch of client.batches.list({ limit: 100 }, { signal })) {
           if (++scanned > maxScan) break;
           if (typeof batch.created_at === 'number' && batch.created_at * 1000 < oldest) break;
           if (batch.metadata?.[key] === value) found.push(normaliseBatch(batch));
@@ -163,11 +173,11 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
     },
 
     async status(id, ctx) {
-      return normaliseBatch(await guard(ctx, (client) => client.batches.retrieve(id, { signal: ctx.signal })));
+      return normaliseBatch(await guard(ctx, (client, signal) => client.batches.retrieve(id, { signal })));
     },
 
     async cancel(id, ctx) {
-      return normaliseBatch(await guard(ctx, (client) => client.batches.cancel(id, { signal: ctx.signal })));
+      return normaliseBatch(await guard(ctx, (client, signal) => client.batches.cancel(id, { signal })));
     },
 
     results(batch, ctx) {
@@ -182,6 +192,7 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
     const seen = new Set<string>();
     for (const fileId of [current.outputFileId, current.errorFileId]) {
       if (!fileId) continue;
+      // The caller's own signal: the body is read after this call returns and must stay abortable.
       const response = await guard(ctx, (client) => client.files.content(fileId, { signal: ctx.signal }));
       const lines = readLines(response.body as ReadableStream<Uint8Array> | null)[Symbol.asyncIterator]();
       while (true) {
