@@ -180,30 +180,21 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     const messages = validateGenerate(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
-    const inputTokens = inputTokensOf(messages);
-    // Planned without a promise hop once availability is known (every call after the first).
-    const thePlan = this.availabilityKnown
-      ? this.planNow('generate', request, segment, budgetMs, inputTokens, request.maxOutputTokens)
-      : await this.planFor('generate', request, segment, budgetMs, inputTokens, request.maxOutputTokens);
-    let outcome: Outcome<TextResult & { batch?: Route['batched'] }>;
-    try {
-      const runOptions = { ...this.runOptions('generate', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.textGoesDirect };
-      outcome = await this.executor.run(runOptions, (target, ctx, info) => {
-        const call = textCall(request, info.prepared?.messages ?? messages);
-        // A batch-kind target answers through its provider batch endpoint (the discounted path).
-        if (target.batch && (target.kind === 'batch' || (!target.doGenerate && !target.doStream))) return this.batchOne(target, 'text', call, ctx.signal);
-        if (this.batcher && target.batchedGeneration && target.doGenerateMany) {
-          return this.batcher
-            .generate(target, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) })
-            .then(({ batch, ...result }) => ({ ...result, batch }) as TextResult & { batch?: Route['batched'] });
-        }
-        if (target.doGenerate) return target.doGenerate(call, ctx);
-        return collectStream(target.doStream!(call, ctx));
-      });
-    } catch (error) {
-      this.reportError('generate', error);
-      throw error;
-    }
+    const planned = this.planWhenReady('generate', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
+    const thePlan = planned instanceof Promise ? await planned : planned;
+    const runOptions = { ...this.runOptions('generate', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.textGoesDirect };
+    const outcome = await this.track('generate', this.executor.run<TextResult & { batch?: Route['batched'] }>(runOptions, (target, ctx, info) => {
+      const call = textCall(request, info.prepared?.messages ?? messages);
+      // A batch-kind target answers through its provider batch endpoint (the discounted path).
+      if (textViaBatchJob(target)) return this.batchOne(target, 'text', call, ctx.signal);
+      if (this.textViaMicroBatcher(target)) {
+        return this.batcher!
+          .generate(target, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) })
+          .then(({ batch, ...result }): TextResult & { batch?: Route['batched'] } => ({ ...result, batch }));
+      }
+      if (target.doGenerate) return target.doGenerate(call, ctx);
+      return collectStream(target.doStream!(call, ctx));
+    }));
     const value = outcome.value;
     const route = this.route(thePlan, outcome, value.usage, value.batch);
     this.emit('response', { operation: 'generate', route });
@@ -225,15 +216,14 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     try {
       const messages = validateGenerate(request);
       const { segment, budgetMs } = resolveLatency(request.latency);
-      const inputTokens = inputTokensOf(messages);
-      if (!this.availabilityKnown) {
-        return this.planFor('stream', request, segment, budgetMs, inputTokens, request.maxOutputTokens).then(
+      const planned = this.planWhenReady('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
+      if (planned instanceof Promise) {
+        return planned.then(
           (thePlan) => this.streamRun(request, messages, thePlan, segment, budgetMs),
           (error: unknown) => this.streamSetupFailed(error),
         );
       }
-      const thePlan = this.planNow('stream', request, segment, budgetMs, inputTokens, request.maxOutputTokens);
-      return this.streamRun(request, messages, thePlan, segment, budgetMs);
+      return this.streamRun(request, messages, planned, segment, budgetMs);
     } catch (error) {
       return this.streamSetupFailed(error);
     }
@@ -277,7 +267,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const thePlan = await this.planFor('embed', request, segment, budgetMs, tokens, 0);
     const runOptions = { ...this.runOptions('embed', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.embeddingHonoursSignal };
     const outcome = await this.track('embed', this.executor.run(runOptions, async (target, ctx) => {
-      if (target.batch && (target.kind === 'batch' || !target.doEmbed)) {
+      if (embeddingViaBatchJob(target)) {
         const results = await Promise.all(inputs.map((input) => this.batchOne(target, 'embedding', input, ctx.signal)));
         return { embeddings: results.map((r) => r.embedding), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
       }
@@ -383,6 +373,13 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     return this.planNow(operation, request, segment, budgetMs, inputTokens, outputTokens);
   }
 
+  /** The plan at once when availability is known (every call after the first), else a promise of it. */
+  private planWhenReady(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Plan | Promise<Plan> {
+    return this.availabilityKnown
+      ? this.planNow(operation, request, segment, budgetMs, inputTokens, outputTokens)
+      : this.planFor(operation, request, segment, budgetMs, inputTokens, outputTokens);
+  }
+
   /** Plans with the availability already known; throws NO_ROUTE (reported) when nothing can serve. */
   private planNow(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Plan {
     const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
@@ -463,13 +460,16 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
    * adapter that honours its signal (not through a provider batch job or the micro-batcher).
    */
   private readonly textGoesDirect = (target: Target): boolean =>
-    target.honoursAbort === true &&
-    !(target.batch && (target.kind === 'batch' || (!target.doGenerate && !target.doStream))) &&
-    !(this.batcher && target.batchedGeneration && target.doGenerateMany);
+    target.honoursAbort === true && !textViaBatchJob(target) && !this.textViaMicroBatcher(target);
 
   /** Embedding attempts settle on abort through the micro-batcher, or an adapter that honours its signal. */
   private readonly embeddingHonoursSignal = (target: Target): boolean =>
-    !!target.doEmbed && !(target.batch && target.kind === 'batch') && (this.batcher !== undefined || target.honoursAbort === true);
+    !embeddingViaBatchJob(target) && (this.batcher !== undefined || target.honoursAbort === true);
+
+  /** Generation on a device runtime that runs several prompts in one pass goes through the micro-batcher. */
+  private textViaMicroBatcher(target: Target): boolean {
+    return this.batcher !== undefined && target.batchedGeneration === true && target.doGenerateMany !== undefined;
+  }
 
   private route(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage: Usage | undefined, batched?: Route['batched']): Route {
     const target = outcome.candidate.target;
@@ -538,6 +538,16 @@ function inputTokensOf(messages: { content: string }[]): number {
   let tokens = 0;
   for (const message of messages) tokens += estimateTokens(message.content) + messageOverheadTokens;
   return tokens;
+}
+
+/** Text answered through the provider's batch endpoint: a batch-kind target, or one without online methods. */
+function textViaBatchJob(target: Target): boolean {
+  return target.batch !== undefined && (target.kind === 'batch' || (!target.doGenerate && !target.doStream));
+}
+
+/** Embeddings answered through the provider's batch endpoint. */
+function embeddingViaBatchJob(target: Target): boolean {
+  return target.batch !== undefined && (target.kind === 'batch' || !target.doEmbed);
 }
 
 function targetHonoursAbort(target: Target): boolean {
