@@ -233,33 +233,72 @@ export class Executor {
    * first text, or a `resumed` notice when a resumption moved on), or undefined when the loop
    * should simply go on (a retry, the next candidate, or a first part that is not text).
    */
-  private async openStream<F>(state: StreamState<F>): Promise<StreamPart | undefined> {
-    const { clock } = this.deps;
-    const { options, candidates, deadline, attempts, startedAt } = state;
+  private openStream<F>(state: StreamState<F>): Promise<StreamPart | undefined> | undefined {
+    const { options, candidates, deadline, attempts } = state;
     const candidate = candidates[state.index];
-    const partial = state.partial;
-    if (partial === '') this.throwIfDone(deadline, options, attempts, state.lastError);
+    if (state.partial === '') this.throwIfDone(deadline, options, attempts, state.lastError);
     else if (deadline.cause() === 'caller') throw new AbortedError(undefined, {});
-    if (!this.deps.stats.tryAcquire(candidate.target.id, clock.now())) {
-      attempts.push(this.skipped(candidate, startedAt, 'circuit open'));
+    if (!this.deps.stats.tryAcquire(candidate.target.id, this.deps.clock.now())) {
+      attempts.push(this.skipped(candidate, state.startedAt, 'circuit open'));
       state.next();
       return undefined;
     }
-    const secondary = state.hedgeOn && state.retry === 0 && partial === '' ? this.hedgeCandidate(candidates, state.index, deadline, options.hedge || undefined) : undefined;
+    const secondary = state.hedgeOn && state.retry === 0 && state.partial === '' ? this.hedgeCandidate(candidates, state.index, deadline, options.hedge || undefined) : undefined;
+    if (secondary === undefined && candidate.target.honoursAbort === true && options.conversation?.prepare === undefined) return this.openDirect(state, candidate);
+    return this.openRaced(state, candidate, secondary);
+  }
+
+  /**
+   * `openStream` in the common case: one attempt, on a target that honours its signal, with no
+   * hedge and no conversation to fit. It does what `openRaced` does through `start` and
+   * `firstPart`, without their promise layers and closures (each costs microseconds per stream).
+   */
+  private async openDirect<F>(state: StreamState<F>, candidate: Candidate): Promise<StreamPart | undefined> {
+    const { clock } = this.deps;
+    const { options, candidates, deadline, startedAt, partial } = state;
+    const target = candidate.target;
+    // Alone and last, nothing aborts this attempt but the end of the call itself.
+    const last = state.index === candidates.length - 1;
+    const controller = last ? shared(deadline) : childController(deadline.signal).controller;
+    const limitMs = last || partial ? undefined : this.attemptLimit(candidates, state.index, deadline, 'ttft');
+    const limitTimer = limitMs === undefined ? undefined : clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs));
+    const record: AttemptRecord = { target: target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0 };
+    state.attempts.push(record);
+    let iterator: AsyncIterator<StreamPart>;
+    let first: IteratorResult<StreamPart>;
+    let early: Usage | undefined;
+    try {
+      const ctx: CallContext = { signal: controller.signal, deadline: partial ? Number.POSITIVE_INFINITY : deadline.at, segment: options.segment, emit: this.emitFromAdapter };
+      iterator = state.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator]();
+      for (;;) {
+        first = await iterator.next();
+        checkFirstPart(first, controller.signal, target.id);
+        if (first.done || first.value.type !== 'usage') break;
+        early = mergeUsage(early, first.value.usage);
+      }
+    } catch (error) {
+      const failure = controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted ? this.attemptTimedOut(target, limitMs, error) : error;
+      this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
+      return this.openFailed(state, candidate, failure);
+    } finally {
+      if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
+    }
+    return this.opened(state, { candidate, iterator, controller, record }, first.value, early);
+  }
+
+  /** `openStream` in general: a hedge may race the primary, a conversation fits the messages. */
+  private async openRaced<F>(state: StreamState<F>, candidate: Candidate, secondary: { candidate: Candidate; afterMs: number } | undefined): Promise<StreamPart | undefined> {
+    const { options, candidates, deadline, attempts, startedAt, partial } = state;
     const parent = deadline.signal;
     const open = state.open;
     const openFirst = (which: Candidate, isHedge: boolean) =>
-      this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart> }>(
+      this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart>; early: Usage | undefined }>(
         options,
         which,
         { signal: parent, at: partial ? Number.POSITIVE_INFINITY : deadline.at, abort: (cause) => deadline.abort(cause) },
         startedAt,
         attempts,
-        async (target, ctx, info) => {
-          const iterator = open(target, ctx, info, partial)[Symbol.asyncIterator]();
-          const first = await this.firstPart(iterator, ctx.signal, target.honoursAbort === true);
-          return { iterator, first };
-        },
+        (target, ctx, info) => this.firstPart(open(target, ctx, info, partial)[Symbol.asyncIterator](), ctx.signal, target),
         state.retry,
         isHedge,
         partial ? undefined : this.attemptLimit(candidates, candidates.indexOf(which), deadline, 'ttft'),
@@ -274,34 +313,48 @@ export class Executor {
       const winner = settled.started;
       if (settled.hedged) state.hedged = true;
       if (winner.candidate !== candidate) state.index = candidates.indexOf(winner.candidate);
-      const current = { candidate: winner.candidate, iterator: settled.value.iterator, controller: winner.controller, record: winner.record, replica: winner.replica };
-      state.current = current;
-      if (state.ttftMs === undefined) state.ttftMs = clock.now() - startedAt;
-      deadline.disarm();
-      current.record.ttftMs = clock.now() - startedAt - current.record.startMs;
-      const first = settled.value.first;
-      if (first.done) throw new InferlaneError('PROVIDER_ERROR', 'the stream ended before any part', { retryable: true, target: winner.candidate.target.id });
-      return state.absorb(first.value, winner.candidate.target.id) ? first.value : undefined;
+      const { iterator, first, early } = settled.value;
+      return this.opened(state, { candidate: winner.candidate, iterator, controller: winner.controller, record: winner.record, replica: winner.replica }, first.value as StreamPart, early);
     } catch (thrown) {
-      const error = this.classify(thrown, partial ? undefined : deadline, options, attempts);
-      state.lastError = error;
-      if ((thrown as { hedgeConsumedNext?: boolean })?.hedgeConsumedNext) state.index++;
-      const next = candidates[state.index + 1];
-      if (partial) {
-        if (options.onStreamFailure === 'resume' && next && error.code !== 'ABORTED') {
-          state.next();
-          return { type: 'resumed', fromTarget: candidate.target.id, toTarget: next.target.id, offset: partial.length, reason: error.code };
-        }
-        if (error.code === 'ABORTED') throw error;
-        throw new StreamInterruptedError(partial, attempts, { cause: error, target: candidate.target.id });
+      return this.openFailed(state, candidate, thrown);
+    }
+  }
+
+  /** A stream opened: it becomes the current one, the budget's timer stops, its first part is taken in. */
+  private opened<F>(state: StreamState<F>, current: ActiveStream, first: StreamPart, early: Usage | undefined): StreamPart | undefined {
+    const now = this.deps.clock.now();
+    state.current = current;
+    if (state.ttftMs === undefined) state.ttftMs = now - state.startedAt;
+    state.deadline.disarm();
+    current.record.ttftMs = now - state.startedAt - current.record.startMs;
+    if (early !== undefined) state.usage = mergeUsage(state.usage, early);
+    return state.absorb(first, current.candidate.target.id) ? first : undefined;
+  }
+
+  /**
+   * Opening failed (the attempt is already recorded): a `resumed` notice when a resumption moves
+   * on, undefined when the loop should retry or go to the next candidate, or a throw that ends it.
+   */
+  private async openFailed<F>(state: StreamState<F>, candidate: Candidate, thrown: unknown): Promise<StreamPart | undefined> {
+    const { options, candidates, deadline, attempts, partial } = state;
+    const error = this.classify(thrown, partial ? undefined : deadline, options, attempts);
+    state.lastError = error;
+    if ((thrown as { hedgeConsumedNext?: boolean })?.hedgeConsumedNext) state.index++;
+    const next = candidates[state.index + 1];
+    if (partial) {
+      if (options.onStreamFailure === 'resume' && next && error.code !== 'ABORTED') {
+        state.next();
+        return { type: 'resumed', fromTarget: candidate.target.id, toTarget: next.target.id, offset: partial.length, reason: error.code };
       }
-      if ((await this.afterFailure(options, error, state.retry, candidate, next, deadline, attempts, 'ttft', true)) === 'retry') {
-        state.retry++;
-        return undefined;
-      }
-      state.next();
+      if (error.code === 'ABORTED') throw error;
+      throw new StreamInterruptedError(partial, attempts, { cause: error, target: candidate.target.id });
+    }
+    if ((await this.afterFailure(options, error, state.retry, candidate, next, deadline, attempts, 'ttft', true)) === 'retry') {
+      state.retry++;
       return undefined;
     }
+    state.next();
+    return undefined;
   }
 
   /** The winning stream ended well: records the attempt and builds the outcome. */
@@ -472,10 +525,7 @@ export class Executor {
         const attempt = attemptFn(candidate.target, ctx, { retry, prepared });
         return await (honours(options, candidate.target) ? attempt : abortable(attempt, controller.signal));
       } catch (error) {
-        if (controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted) {
-          throw new DeadlineExceededError(Math.round(limitMs ?? 0), { target: candidate.target.id, detail: `${candidate.target.id} did not answer within its share of the budget, leaving time for the next target`, cause: error });
-        }
-        throw error;
+        throw controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted ? this.attemptTimedOut(candidate.target, limitMs, error) : error;
       } finally {
         if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
         // A stream attempt goes on after it opens: it must still abort with the call (the
@@ -486,6 +536,11 @@ export class Executor {
       }
     })();
     return started;
+  }
+
+  /** The error of an attempt stopped at its share of the budget (the call itself goes on). */
+  private attemptTimedOut(target: Target, limitMs: number | undefined, cause: unknown): DeadlineExceededError {
+    return new DeadlineExceededError(Math.round(limitMs ?? 0), { target: target.id, detail: `${target.id} did not answer within its share of the budget, leaving time for the next target`, cause });
   }
 
   private async settle<T>(options: RunOptions, started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
@@ -592,13 +647,15 @@ export class Executor {
     throw Object.assign(wrapped, { hedgeConsumedNext: true });
   }
 
-  private async firstPart(iterator: AsyncIterator<StreamPart>, signal: AbortSignal, trusted: boolean): Promise<IteratorResult<StreamPart>> {
+  /** Waits for a stream's first part (usage that comes first is kept aside, not a first token). */
+  private async firstPart(iterator: AsyncIterator<StreamPart>, signal: AbortSignal, target: Target): Promise<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart>; early: Usage | undefined }> {
+    const trusted = target.honoursAbort === true;
+    let early: Usage | undefined;
     for (;;) {
-      const step = await (trusted ? iterator.next() : abortable(iterator.next(), signal));
-      // A trusted iterator may end quietly when aborted: that is no first part.
-      if (trusted && signal.aborted) throw new AbortedError('aborted');
-      // Usage before text (some servers) is not a first token; keep waiting.
-      if (step.done || step.value.type !== 'usage') return step;
+      const first = await (trusted ? iterator.next() : abortable(iterator.next(), signal));
+      checkFirstPart(first, signal, target.id);
+      if (first.done || first.value.type !== 'usage') return { iterator, first, early };
+      early = mergeUsage(early, first.value.usage);
     }
   }
 
@@ -828,6 +885,16 @@ function shared(deadline: Pick<Deadline, 'signal' | 'abort'>): AbortController {
 function honours(options: RunOptions, target: Target): boolean {
   const setting = options.attemptsHonourSignal;
   return typeof setting === 'function' ? setting(target) : setting === true;
+}
+
+/**
+ * Checks a stream's first step: an abort that a trusted iterator answered by ending quietly, an
+ * empty stream and an error part are all failures of this attempt (the next target may answer).
+ */
+function checkFirstPart(step: IteratorResult<StreamPart>, signal: AbortSignal, targetId: string): void {
+  if (signal.aborted) throw new AbortedError('aborted');
+  if (step.done) throw new InferlaneError('PROVIDER_ERROR', 'the stream ended before any part', { retryable: true, target: targetId });
+  if (step.value.type === 'error') throw toInferlaneError(step.value.error, targetId);
 }
 
 /** Rejects as soon as `signal` aborts, even if `promise` never settles (a hung iterator). */
