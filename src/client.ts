@@ -25,6 +25,7 @@ import { Executor, type ExecutorEvents, type Outcome, type StreamOutcome, type S
 import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
 import { defaultRetrySettings, type RetrySettings } from './execute/retry-policy.js';
 import { explainPlan, plan } from './router/plan.js';
+import { defaultPlanCacheMs, PlanCache } from './router/plan-cache.js';
 import { resolveLatency } from './router/segments.js';
 import type { Plan, PlanRequest } from './router/types.js';
 import { type Runtime, detectRuntime } from './runtime.js';
@@ -93,6 +94,12 @@ export interface ClientOptions {
   };
   /** Default idle limit between stream parts, ms, per segment. @default realtime 1,000, interactive 5,000, batch 30,000 */
   idleMs?: Partial<Record<Segment, number>>;
+  /**
+   * How long a plan may be reused for requests that route the same way, ms; `0` plans every
+   * request. Anything that changes a plan in kind (a failure, availability, a target's first
+   * measurements) ends reuse at once; only latency figures can be this old. @default 500
+   */
+  planCacheMs?: number;
   /** For tests: time and randomness. */
   clock?: Clock;
   random?: () => number;
@@ -133,6 +140,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private readonly hedgeSegments: Set<Segment>;
   private readonly hedgeQuantile: number;
   private readonly idleMs: Record<Segment, number>;
+  private readonly plans: PlanCache;
   private availabilityChecked: Promise<void> | undefined;
   private availabilityKnown = false;
   private jobsApi: Jobs | undefined;
@@ -152,6 +160,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     this.hedgeSegments = new Set(options.hedge?.segments ?? ['realtime']);
     this.hedgeQuantile = options.hedge?.quantile ?? 0.9;
     this.idleMs = { ...defaultIdleMs, ...options.idleMs };
+    this.plans = new PlanCache(this.targets, options.planCacheMs ?? defaultPlanCacheMs);
     this.jobsOptions = options.jobs;
     const random = options.random ?? Math.random;
     this.executor = new Executor({
@@ -382,7 +391,14 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** Plans with the availability already known; throws NO_ROUTE (reported) when nothing can serve. */
   private planNow(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Plan {
-    const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
+    const key = this.plans.key(operation, request, segment, budgetMs, inputTokens, outputTokens);
+    const now = this.clock.now();
+    let thePlan = key === undefined ? undefined : this.plans.get(key, now, this.stats.epoch);
+    if (thePlan === undefined) {
+      const epoch = this.stats.epoch;
+      thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
+      if (key !== undefined) this.plans.set(key, thePlan, now, epoch, this.circuitsClosed(thePlan, now));
+    }
     if (this.listenerCount('route') > 0) {
       this.emit('route', { operation, segment, budgetMs, candidates: thePlan.candidates.map((c) => c.target.id), rejected: thePlan.rejected });
     }
@@ -392,6 +408,13 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       throw error;
     }
     return thePlan;
+  }
+
+  /** Whether every circuit a plan looked at was closed (only such plans are reused: see PlanCache). */
+  private circuitsClosed(thePlan: Plan, now: number): boolean {
+    for (const rejection of thePlan.rejected) if (rejection.code === 'circuit-open') return false;
+    for (const candidate of thePlan.candidates) if (this.stats.circuit(candidate.target.id, now) !== 'closed') return false;
+    return true;
   }
 
   private planRequest(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): PlanRequest {

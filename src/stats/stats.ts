@@ -52,6 +52,12 @@ export class Stats implements StatsView {
   private readonly minSamples: number;
   private readonly circuitSettings: CircuitSettings | undefined;
   private readonly records = new Map<string, TargetRecord>();
+  /**
+   * Moves whenever something a plan depends on changes in kind rather than degree: a failure
+   * (circuits), availability, a prior, a metric that turns from prior to measured. Latency
+   * measurements alone do not move it (see `PlanCache`).
+   */
+  epoch = 0;
 
   constructor(options: StatsOptions = {}) {
     this.halfLifeMs = options.halfLifeMs ?? 60_000;
@@ -66,13 +72,12 @@ export class Stats implements StatsView {
   setPrior(target: Pick<Target, 'id' | 'expected'>): void {
     const record = this.recordFor(target.id);
     record.prior = target.expected ? { ...target.expected } : undefined;
+    this.epoch++;
   }
 
   /** Adds a latency measurement (no effect on the circuit). */
   record(targetId: string, sample: LatencySample, now: number): void {
-    const record = this.recordFor(targetId);
-    if (sample.ttftMs !== undefined) record.ttft.record(sample.ttftMs, now);
-    record.total.record(sample.totalMs, now);
+    this.measure(this.recordFor(targetId), sample, now);
   }
 
   /**
@@ -101,8 +106,7 @@ export class Stats implements StatsView {
   /** A call succeeded: records its latency and tells the circuit. */
   recordSuccess(targetId: string, latency: LatencySample, now: number): void {
     const record = this.recordFor(targetId);
-    if (latency.ttftMs !== undefined) record.ttft.record(latency.ttftMs, now);
-    record.total.record(latency.totalMs, now);
+    this.measure(record, latency, now);
     record.circuit.recordSuccess(now);
   }
 
@@ -112,6 +116,7 @@ export class Stats implements StatsView {
    */
   recordFailure(targetId: string, error: InferlaneError, now: number): void {
     const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+    this.epoch++;
     this.recordFor(targetId).circuit.recordFailure(
       { code: error.code, status: error.status, retryAfterMs: typeof retryAfterMs === 'number' ? retryAfterMs : undefined },
       now,
@@ -133,7 +138,9 @@ export class Stats implements StatsView {
   }
 
   setAvailability(targetId: string, availability: Availability): void {
-    this.recordFor(targetId).availability = availability;
+    const record = this.recordFor(targetId);
+    if (record.availability !== availability) this.epoch++;
+    record.availability = availability;
   }
 
   /** A plain, JSON-safe view of every target, for debugging. `now` decides open vs half-open. @default now 0 */
@@ -154,6 +161,15 @@ export class Stats implements StatsView {
       };
     }
     return out;
+  }
+
+  private measure(record: TargetRecord, sample: LatencySample, now: number): void {
+    if (sample.ttftMs !== undefined) {
+      record.ttft.record(sample.ttftMs, now);
+      if (record.ttft.count === this.minSamples) this.epoch++;
+    }
+    record.total.record(sample.totalMs, now);
+    if (record.total.count === this.minSamples) this.epoch++;
   }
 
   private recordFor(targetId: string): TargetRecord {
