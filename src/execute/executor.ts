@@ -134,6 +134,11 @@ export class Executor {
             const limitMs = this.attemptLimit(candidates, index, deadline, 'total');
             // Its own controller only when something may abort this attempt alone (a hedge, a time limit).
             const own = secondary !== undefined || limitMs !== undefined;
+            if (secondary === undefined && options.conversation?.prepare === undefined && honours(options, candidate.target)) {
+              // The common case without `start` and `settle` (their promise layers cost microseconds per call).
+              const value = await this.attemptDirect(options, candidate, deadline, startedAt, attempts, attemptFn, retry, limitMs);
+              return { value, candidate, attempts, totalMs: clock.now() - startedAt, fellBack: index > 0, hedged: false };
+            }
             const primary = this.start(options, candidate, deadline, startedAt, attempts, attemptFn, retry, false, limitMs, own);
             const settled = secondary
               ? await this.race(options, primary, () => this.start(options, secondary.candidate, deadline, startedAt, attempts, attemptFn, 0, true), secondary.afterMs, deadline, startedAt)
@@ -483,6 +488,32 @@ export class Executor {
     return this.deps.stats.latency(targetId, metric, q) ?? fallback;
   }
 
+  /**
+   * One attempt on a target that honours its signal, with no hedge and no conversation to fit:
+   * what `start` + `settle` do, in one async step. Records the attempt either way.
+   */
+  private async attemptDirect<T>(options: RunOptions, candidate: Candidate, deadline: Deadline, startedAt: number, attempts: AttemptRecord[], attemptFn: AttemptFn<T>, retry: number, limitMs: number | undefined): Promise<T> {
+    const { clock } = this.deps;
+    const target = candidate.target;
+    const own = limitMs === undefined ? undefined : childController(deadline.signal);
+    const controller = own === undefined ? shared(deadline) : own.controller;
+    const limitTimer = limitMs === undefined ? undefined : clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs));
+    const record: AttemptRecord = { target: target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0 };
+    attempts.push(record);
+    try {
+      const value = await attemptFn(target, { signal: controller.signal, deadline: deadline.at, segment: options.segment, emit: this.emitFromAdapter }, { retry });
+      this.succeedRecord(record, candidate, undefined, startedAt, options);
+      return value;
+    } catch (error) {
+      const failure = controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted ? this.attemptTimedOut(target, limitMs, error) : error;
+      this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
+      throw failure;
+    } finally {
+      if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
+      own?.release();
+    }
+  }
+
   private start<T>(
     options: RunOptions,
     candidate: Candidate,
@@ -565,12 +596,16 @@ export class Executor {
   }
 
   private succeed<T>(started: Started<T>, startedAt: number, options: RunOptions): void {
+    this.succeedRecord(started.record, started.candidate, started.replica, startedAt, options);
+  }
+
+  private succeedRecord(record: AttemptRecord, candidate: Candidate, replica: number | undefined, startedAt: number, options: RunOptions): void {
     const now = this.deps.clock.now();
-    started.record.outcome = 'ok';
-    started.record.durationMs = now - startedAt - started.record.startMs;
-    this.deps.stats.recordSuccess(started.candidate.target.id, { totalMs: started.record.durationMs, ttftMs: started.record.durationMs }, now);
-    options.conversation?.settle?.(started.candidate.target, started.replica, true);
-    this.emitAttempt(started.record, options);
+    record.outcome = 'ok';
+    record.durationMs = now - startedAt - record.startMs;
+    this.deps.stats.recordSuccess(candidate.target.id, { totalMs: record.durationMs, ttftMs: record.durationMs }, now);
+    options.conversation?.settle?.(candidate.target, replica, true);
+    this.emitAttempt(record, options);
   }
 
   private failRecord(record: AttemptRecord, error: InferlaneError, startedAt: number, options: RunOptions | undefined, candidate: Candidate, replica: number | undefined): void {
