@@ -344,7 +344,7 @@ export function openai(settings: OpenAISettings): OpenAITarget {
     if (finishReason === undefined) {
       throw new NetworkError(`the stream from ${id} ended before a finish reason; the answer is incomplete`, { target: id });
     }
-    if (usage) yield { type: 'usage', usage };
+    // Usage rides on the finish part (one part less to pass through every layer).
     yield usage ? { type: 'finish', finishReason, usage } : { type: 'finish', finishReason };
   }
 
