@@ -391,13 +391,12 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** Plans with the availability already known; throws NO_ROUTE (reported) when nothing can serve. */
   private planNow(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Plan {
-    const key = this.plans.key(operation, request, segment, budgetMs, inputTokens, outputTokens);
     const now = this.clock.now();
-    let thePlan = key === undefined ? undefined : this.plans.get(key, now, this.stats.epoch);
+    const epoch = this.stats.epoch;
+    let thePlan = this.plans.find(operation, request, segment, budgetMs, inputTokens, outputTokens, now, epoch);
     if (thePlan === undefined) {
-      const epoch = this.stats.epoch;
       thePlan = plan(this.planRequest(operation, request, segment, budgetMs, inputTokens, outputTokens), this.targets, this.stats);
-      if (key !== undefined) this.plans.set(key, thePlan, now, epoch, this.circuitsClosed(thePlan, now));
+      this.plans.remember(thePlan, now, epoch, this.circuitsClosed(thePlan, now));
     }
     if (this.listenerCount('route') > 0) {
       this.emit('route', { operation, segment, budgetMs, candidates: thePlan.candidates.map((c) => c.target.id), rejected: thePlan.rejected });

@@ -6,8 +6,6 @@ import { InvalidRequestError } from './errors.js';
 import type { Message, Target } from './target.js';
 import type { CommonOptions, EmbedRequest, GenerateRequest, ImageRequest, SpeechRequest, StreamRequest, TranscribeRequest } from './types.js';
 
-const roles = new Set(['system', 'user', 'assistant', 'tool']);
-const segments = new Set(['realtime', 'interactive', 'batch']);
 const operationMethods = ['doGenerate', 'doStream', 'doGenerateMany', 'doEmbed', 'doImage', 'doTranscribe', 'doSpeech', 'doVideo'] as const;
 const targetKinds = new Set(['device', 'realtime', 'cloud', 'batch']);
 const modalities = new Set(['text', 'embedding', 'image', 'transcription', 'speech', 'video']);
@@ -32,19 +30,25 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/*
+ * These run on every call. The common request sets few fields, so each optional field is
+ * checked at the call site (`!== undefined`) before any helper runs: a helper that is called
+ * only to return at once still costs its call on a busy client (cold code between requests).
+ */
+
 export function validateCommon(request: CommonOptions): void {
   const latency = request.latency;
   if (latency !== undefined) {
     if (typeof latency === 'number') {
       if (!Number.isFinite(latency) || latency <= 0) throw new InvalidRequestError('latency', `must be a positive number of milliseconds or one of realtime, interactive, batch; got ${describe(latency)}`);
-    } else if (typeof latency !== 'string' || !segments.has(latency)) {
+    } else if (latency !== 'realtime' && latency !== 'interactive' && latency !== 'batch') {
       throw new InvalidRequestError('latency', `must be 'realtime', 'interactive', 'batch' or a number of ms; got ${describe(latency)}`);
     }
   }
   if (request.privacy !== undefined && request.privacy !== 'any' && request.privacy !== 'device-only') {
     throw new InvalidRequestError('privacy', `must be 'any' or 'device-only'; got ${describe(request.privacy)}`);
   }
-  nonNegativeNumber(request.maxRetries, 'maxRetries', { integer: true });
+  if (request.maxRetries !== undefined) nonNegativeNumber(request.maxRetries, 'maxRetries', { integer: true });
   if (request.abortSignal !== undefined && !(typeof request.abortSignal === 'object' && request.abortSignal !== null && 'aborted' in request.abortSignal)) {
     throw new InvalidRequestError('abortSignal', 'must be an AbortSignal');
   }
@@ -60,20 +64,22 @@ export function validateCommon(request: CommonOptions): void {
 export function validateMessages(messages: unknown, field = 'messages'): asserts messages is Message[] {
   if (!Array.isArray(messages)) throw new InvalidRequestError(field, `must be an array of messages; got ${describe(messages)}`);
   if (messages.length === 0) throw new InvalidRequestError(field, 'must contain at least one message');
-  messages.forEach((message, index) => {
-    if (!isObject(message)) throw new InvalidRequestError(`${field}[${index}]`, 'must be an object with role and content');
-    if (typeof message.role !== 'string' || !roles.has(message.role)) {
-      throw new InvalidRequestError(`${field}[${index}].role`, `must be one of system, user, assistant, tool; got ${describe(message.role)}`);
+  for (let index = 0; index < messages.length; index++) {
+    const message: unknown = messages[index];
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new InvalidRequestError(`${field}[${index}]`, 'must be an object with role and content');
+    const { role, content } = message as { role?: unknown; content?: unknown };
+    if (role !== 'user' && role !== 'system' && role !== 'assistant' && role !== 'tool') {
+      throw new InvalidRequestError(`${field}[${index}].role`, `must be one of system, user, assistant, tool; got ${describe(role)}`);
     }
-    if (typeof message.content !== 'string') {
-      throw new InvalidRequestError(`${field}[${index}].content`, `must be a string; got ${describe(message.content)}`);
+    if (typeof content !== 'string') {
+      throw new InvalidRequestError(`${field}[${index}].content`, `must be a string; got ${describe(content)}`);
     }
-  });
+  }
 }
 
 /** Returns the messages the request describes (system + messages or prompt). */
 export function validateGenerate(request: GenerateRequest | StreamRequest): Message[] {
-  if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new InvalidRequestError('request', 'must be an object');
   validateCommon(request);
   const asImage = request as GenerateRequest & { size?: unknown; n?: unknown };
   if (asImage.size !== undefined || asImage.n !== undefined) {
@@ -91,13 +97,13 @@ export function validateGenerate(request: GenerateRequest | StreamRequest): Mess
   } else {
     throw new InvalidRequestError('messages', 'give messages or prompt');
   }
-  nonNegativeNumber(request.maxOutputTokens, 'maxOutputTokens', { integer: true, positive: true });
-  nonNegativeNumber(request.temperature, 'temperature');
-  nonNegativeNumber(request.topP, 'topP');
+  if (request.maxOutputTokens !== undefined) nonNegativeNumber(request.maxOutputTokens, 'maxOutputTokens', { integer: true, positive: true });
+  if (request.temperature !== undefined) nonNegativeNumber(request.temperature, 'temperature');
+  if (request.topP !== undefined) nonNegativeNumber(request.topP, 'topP');
   if (request.stop !== undefined && (!Array.isArray(request.stop) || request.stop.some((s) => typeof s !== 'string'))) throw new InvalidRequestError('stop', 'must be an array of strings');
   const stream = request as StreamRequest;
-  nonNegativeNumber(stream.firstTokenMs, 'firstTokenMs', { positive: true });
-  nonNegativeNumber(stream.idleMs, 'idleMs', { positive: true });
+  if (stream.firstTokenMs !== undefined) nonNegativeNumber(stream.firstTokenMs, 'firstTokenMs', { positive: true });
+  if (stream.idleMs !== undefined) nonNegativeNumber(stream.idleMs, 'idleMs', { positive: true });
   if (stream.onStreamFailure !== undefined && stream.onStreamFailure !== 'resume' && stream.onStreamFailure !== 'error') {
     throw new InvalidRequestError('onStreamFailure', `must be 'resume' or 'error'; got ${describe(stream.onStreamFailure)}`);
   }

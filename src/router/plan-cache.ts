@@ -32,10 +32,31 @@ interface Entry {
   epoch: number;
 }
 
+/** A request's routing inputs (what `plan()` reads besides the stats). */
+interface Shape {
+  operation: Operation;
+  segment: Segment;
+  budgetMs: number;
+  privacy: CommonOptions['privacy'];
+  prefer: CommonOptions['prefer'];
+  only: CommonOptions['targets'];
+  inputTokens: number;
+  outputTokens: number | undefined;
+}
+
 export class PlanCache {
   private readonly entries = new Map<string, Entry>();
   /** Whether a plan can depend on the request's token counts (decided once: targets are immutable). */
   private readonly tokenSensitive: boolean;
+  /** The key and shape `find` missed last, for `remember`. */
+  private pendingKey: string | undefined = undefined;
+  private pendingShape: Shape | undefined = undefined;
+  /**
+   * The last request's shape and entry, compared field by field before any key is built: a
+   * client mostly sends requests of one shape, and building and hashing a string key per call
+   * costs more than the comparisons.
+   */
+  private last: (Shape & { entry: Entry }) | undefined = undefined;
 
   constructor(
     targets: readonly Target[],
@@ -45,29 +66,51 @@ export class PlanCache {
   }
 
   /**
-   * The key for a request, or undefined when its plan must not be reused. Only what `plan()`
-   * reads goes in (`now` matters only to conversations, which are never reused).
+   * A plan made for a request that routes the same way, while still fresh; otherwise undefined,
+   * and `remember` keeps the plan made instead. Only what `plan()` reads decides (`now` matters
+   * only to conversations, which are never reused).
    */
-  key(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): string | undefined {
+  find(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined, now: number, epoch: number): Plan | undefined {
+    this.pendingKey = undefined;
     if (this.ttlMs <= 0 || request.conversation !== undefined) return undefined;
+    const last = this.last;
+    if (
+      last !== undefined &&
+      last.operation === operation &&
+      last.segment === segment &&
+      last.budgetMs === budgetMs &&
+      last.privacy === request.privacy &&
+      last.prefer === request.prefer &&
+      last.only === request.targets &&
+      (!this.tokenSensitive || (last.inputTokens === inputTokens && last.outputTokens === outputTokens)) &&
+      this.fresh(last.entry, now, epoch)
+    ) {
+      return last.entry.plan;
+    }
     let key = `${operation}|${segment}|${budgetMs}|${request.privacy ?? 'any'}|${request.prefer ?? ''}`;
     if (request.targets !== undefined) key += `|${request.targets.join('\u0000')}`;
     if (this.tokenSensitive) key += `|${inputTokens}|${outputTokens ?? ''}`;
-    return key;
-  }
-
-  get(key: string, now: number, epoch: number): Plan | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.epoch === epoch && now - entry.at < this.ttlMs && now >= entry.at) return entry.plan;
-    this.entries.delete(key);
+    if (entry !== undefined && this.fresh(entry, now, epoch)) {
+      this.last = { operation, segment, budgetMs, privacy: request.privacy, prefer: request.prefer, only: request.targets, inputTokens, outputTokens, entry };
+      return entry.plan;
+    }
+    this.pendingKey = key;
+    this.pendingShape = { operation, segment, budgetMs, privacy: request.privacy, prefer: request.prefer, only: request.targets, inputTokens, outputTokens };
     return undefined;
   }
 
-  /** Keeps `plan` for reuse when `reusable` (every circuit it saw was closed). */
-  set(key: string, plan: Plan, now: number, epoch: number, reusable: boolean): void {
-    if (!reusable) return;
+  /** Keeps the plan made after `find` missed, when `reusable` (every circuit it saw was closed). */
+  remember(plan: Plan, now: number, epoch: number, reusable: boolean): void {
+    const key = this.pendingKey;
+    if (key === undefined || !reusable) return;
     if (this.entries.size >= maxEntries) this.entries.clear();
-    this.entries.set(key, { plan, at: now, epoch });
+    const entry = { plan, at: now, epoch };
+    this.entries.set(key, entry);
+    this.last = { ...this.pendingShape!, entry };
+  }
+
+  private fresh(entry: Entry, now: number, epoch: number): boolean {
+    return entry.epoch === epoch && now - entry.at < this.ttlMs && now >= entry.at;
   }
 }
