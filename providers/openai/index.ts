@@ -308,44 +308,56 @@ export function openai(settings: OpenAISettings): OpenAITarget {
     },
   };
 
-  async function* streamChat(call: TextCall, ctx: CallContext): AsyncGenerator<StreamPart> {
+  /** Opens a streaming chat completion (the request, up to its response headers). */
+  async function openChatStream(call: TextCall, ctx: CallContext): Promise<AsyncIterable<ChatChunk> & { controller: AbortController }> {
     const replica = pickReplica(ctx);
     const body = { ...chatBody(call, ctx), stream: true, stream_options: { include_usage: true } };
-    let stream: AsyncIterable<ChatChunk> & { controller: AbortController };
     try {
-      stream = (await clientFor(replica).chat.completions.create(
+      return (await clientFor(replica).chat.completions.create(
         body as unknown as OpenAI.ChatCompletionCreateParamsStreaming,
         { signal: ctx.signal },
-      )) as unknown as typeof stream;
+      )) as unknown as AsyncIterable<ChatChunk> & { controller: AbortController };
     } catch (error) {
       throw fail(error, ctx);
     }
-    let finishReason: FinishReason | undefined;
-    let usage: Usage | undefined;
-    let completed = false;
+  }
+
+  /**
+   * The stream's parts. This generator only pumps chunks: opening the request and the checks at
+   * the end live in plain functions, because every `await` and `yield` of an async generator saves
+   * and restores its live locals (a fatter loop cost microseconds per stream, docs/routing-and-execution.md).
+   */
+  async function* streamChat(call: TextCall, ctx: CallContext): AsyncGenerator<StreamPart> {
+    const stream = await openChatStream(call, ctx);
+    const iterator = stream[Symbol.asyncIterator]();
+    const seen: ChunksSeen = { finishReason: undefined, usage: undefined, completed: false };
     try {
-      for await (const chunk of stream) {
-        const choice = chunk.choices?.[0];
-        const text = choice?.delta?.content;
-        if (typeof text === 'string' && text.length > 0) yield { type: 'text-delta', text };
-        if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
-        const chunkUsage = mapUsage(chunk.usage);
-        if (chunkUsage) usage = chunkUsage;
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) break;
+        const text = takeChunk(step.value, seen);
+        if (text !== undefined) yield { type: 'text-delta', text };
       }
-      completed = true;
+      seen.completed = true;
     } catch (error) {
       throw fail(error, ctx);
     } finally {
       // Breaking out of `for await` lands here: close the HTTP response, not just our loop.
-      if (!completed) stream.controller.abort();
+      if (!seen.completed) stream.controller.abort();
     }
+    yield finishOf(seen, ctx);
+  }
+
+  /** The finish part, once the chunks ran out; throws when they ran out too soon. */
+  function finishOf(seen: ChunksSeen, ctx: CallContext): StreamPart {
     // openai-node ends the iteration quietly when its request is aborted, so look ourselves.
     if (ctx.signal.aborted) throw fail(ctx.signal.reason ?? new DOMException('aborted', 'AbortError'), ctx);
+    const { finishReason, usage } = seen;
     if (finishReason === undefined) {
       throw new NetworkError(`the stream from ${id} ended before a finish reason; the answer is incomplete`, { target: id });
     }
     // Usage rides on the finish part (one part less to pass through every layer).
-    yield usage ? { type: 'finish', finishReason, usage } : { type: 'finish', finishReason };
+    return usage ? { type: 'finish', finishReason, usage } : { type: 'finish', finishReason };
   }
 
   if (kind === 'batch' || settings.batch) {
@@ -365,6 +377,22 @@ export function openai(settings: OpenAISettings): OpenAITarget {
   const limits = settings.limits ?? (modalities.includes('embedding') ? { maxBatchSize: 2048, maxBatchTokens: 300_000, maxInputTokens: 8192 } : undefined);
   if (limits) target.limits = limits;
   return target;
+}
+
+/** What a stream's chunks said besides text. */
+interface ChunksSeen {
+  finishReason: FinishReason | undefined;
+  usage: Usage | undefined;
+  completed: boolean;
+}
+
+/** Takes in one chunk: returns its text, keeps its finish reason and usage. */
+function takeChunk(chunk: ChatChunk, seen: ChunksSeen): string | undefined {
+  const choice = chunk.choices?.[0];
+  if (choice?.finish_reason) seen.finishReason = finishReasonOf(choice.finish_reason);
+  if (chunk.usage) seen.usage = mapUsage(chunk.usage);
+  const text = choice?.delta?.content;
+  return typeof text === 'string' && text.length > 0 ? text : undefined;
 }
 
 interface ChatChunk {

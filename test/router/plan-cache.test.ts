@@ -118,9 +118,9 @@ describe('PlanCache', () => {
     expect(cache.find('generate', request, 'interactive', 2000, 10, undefined, 500, 0)).toBeUndefined();
     cache.remember(plan('z'), 600, 0, false);
     expect(cache.find('generate', request, 'interactive', 2000, 10, undefined, 601, 0)).toBeUndefined();
-    expect(cache.find('generate', { conversation: {} }, 'interactive', 2000, 10, undefined, 601, 0)).toBeUndefined();
+    expect(cache.find('generate', { conversation: { id: 'c' } }, 'interactive', 2000, 10, undefined, 601, 0)).toBeUndefined();
     cache.remember(made, 601, 0, true); // a miss for a conversation leaves nothing to remember
-    expect(cache.find('generate', { conversation: {} }, 'interactive', 2000, 10, undefined, 602, 0)).toBeUndefined();
+    expect(cache.find('generate', { conversation: { id: 'c' } }, 'interactive', 2000, 10, undefined, 602, 0)).toBeUndefined();
   });
 
   it('keys on token counts only when some target has a context or KV limit, or prices', () => {
