@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { costOf } from './execute/cost.js';
 import { type Clock, systemClock } from './execute/deadline.js';
-import { Executor, type ExecutorEvents, type Outcome, type StreamOutcome, type StreamSetup } from './execute/executor.js';
+import { type AttemptInfo, Executor, type ExecutorEvents, type Outcome, type RunOptions, type StreamOutcome, type StreamSetup } from './execute/executor.js';
 import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
 import { defaultRetrySettings, type RetrySettings } from './execute/retry-policy.js';
 import { explainPlan, plan } from './router/plan.js';
@@ -34,6 +34,7 @@ import { memoryStore } from './stores/memory.js';
 import type { KeyValueStore } from './stores/store.js';
 import type {
   BatchItemResult,
+  CallContext,
   Message,
   MicroBatchSettings,
   ModelProgressEvent,
@@ -191,7 +192,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const { segment, budgetMs } = resolveLatency(request.latency);
     const planned = this.planWhenReady('generate', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
     const thePlan = planned instanceof Promise ? await planned : planned;
-    const runOptions = { ...this.runOptions('generate', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.textGoesDirect };
+    const runOptions = this.runOptions('generate', request, thePlan, segment, budgetMs, this.textGoesDirect);
     const outcome = await this.track('generate', this.executor.run<TextResult & { batch?: Route['batched'] }>(runOptions, (target, ctx, info) => {
       const call = textCall(request, info.prepared?.messages ?? messages);
       // A batch-kind target answers through its provider batch endpoint (the discounted path).
@@ -205,7 +206,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       return collectStream(target.doStream!(call, ctx));
     }));
     const value = outcome.value;
-    const route = this.route(thePlan, outcome, value.usage, value.batch);
+    const route = routeOf(thePlan, outcome, value.usage, value.batch);
     this.emit('response', { operation: 'generate', route });
     return { text: value.text, finishReason: value.finishReason, usage: value.usage, route, raw: value };
   }
@@ -228,11 +229,11 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       const planned = this.planWhenReady('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
       if (planned instanceof Promise) {
         return planned.then(
-          (thePlan) => this.streamRun(request, messages, thePlan, segment, budgetMs),
+          (thePlan) => this.streamCall(request, messages, thePlan, segment, budgetMs),
           (error: unknown) => this.streamSetupFailed(error),
         );
       }
-      return this.streamRun(request, messages, planned, segment, budgetMs);
+      return this.streamCall(request, messages, planned, segment, budgetMs);
     } catch (error) {
       return this.streamSetupFailed(error);
     }
@@ -240,30 +241,25 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   private streamSetupFailed(error: unknown): never {
     // NO_ROUTE was reported where it was raised; bad input and surprises are reported here.
-    if (!InferlaneError.isInstance(error) || error.code === 'INVALID_REQUEST') this.reportError('stream', error);
+    if (!InferlaneError.isInstance(error) || error.code === 'INVALID_REQUEST') reportError(this, 'stream', error);
     throw error;
   }
 
-  private streamRun(request: StreamRequest, messages: Message[], thePlan: Plan, segment: Segment, budgetMs: number): StreamSetup<ClientStreamPart> {
-    const options = this.runOptions('stream', request, thePlan, segment, budgetMs) as StreamSetup<ClientStreamPart>['options'];
-    options.idleMs = request.idleMs ?? this.idleMs[segment];
-    options.firstTokenMs = request.firstTokenMs;
-    options.onStreamFailure = request.onStreamFailure ?? 'resume';
-    options.finishPart = (outcome: StreamOutcome) => {
-      const route = this.route(thePlan, outcome, outcome.usage);
-      this.emit('response', { operation: 'stream', route });
-      return { type: 'finish' as const, finishReason: outcome.finishReason, usage: outcome.usage, route };
-    };
-    options.onError = (error: unknown) => this.reportError('stream', error);
-    return {
-      options,
-      open: (target, ctx, info, partial) => {
-        const base = info.prepared?.messages ?? messages;
-        const call = textCall(request, partial ? [...base, { role: 'assistant', content: partial }] : base);
-        if (target.doStream) return target.doStream(call, ctx);
-        return singlePartStream(target, call, ctx);
-      },
-    };
+  private streamCall(request: StreamRequest, messages: Message[], thePlan: Plan, segment: Segment, budgetMs: number): StreamCall {
+    return new StreamCall(this, request, messages, {
+      operation: 'stream',
+      plan: thePlan,
+      segment,
+      budgetMs,
+      abortSignal: request.abortSignal,
+      maxRetries: request.maxRetries,
+      hedge: this.hedgeOption(request, segment),
+      conversation: request.conversation,
+      attemptsHonourSignal: undefined,
+      idleMs: request.idleMs ?? this.idleMs[segment],
+      firstTokenMs: request.firstTokenMs,
+      onStreamFailure: request.onStreamFailure ?? 'resume',
+    });
   }
 
   // -- other modalities -----------------------------------------------------------------------
@@ -274,7 +270,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const { segment, budgetMs } = resolveLatency(request.latency);
     const tokens = inputs.reduce((sum, input) => sum + estimateTokens(input), 0);
     const thePlan = await this.planFor('embed', request, segment, budgetMs, tokens, 0);
-    const runOptions = { ...this.runOptions('embed', request, thePlan, segment, budgetMs), attemptsHonourSignal: this.embeddingHonoursSignal };
+    const runOptions = this.runOptions('embed', request, thePlan, segment, budgetMs, this.embeddingHonoursSignal);
     const outcome = await this.track('embed', this.executor.run(runOptions, async (target, ctx) => {
       if (embeddingViaBatchJob(target)) {
         const results = await Promise.all(inputs.map((input) => this.batchOne(target, 'embedding', input, ctx.signal)));
@@ -285,7 +281,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       return target.doEmbed!({ inputs, ...call }, ctx);
     }));
     const value = outcome.value as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
-    const route = this.route(thePlan, outcome, value.usage, value.batch);
+    const route = routeOf(thePlan, outcome, value.usage, value.batch);
     this.emit('response', { operation: 'embed', route });
     return { embeddings: value.embeddings, embedding: value.embeddings[0], usage: value.usage, route };
   }
@@ -294,11 +290,11 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     validateImage(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
     const thePlan = await this.planFor('image', request, segment, budgetMs, estimateTokens(request.prompt), 0);
-    const outcome = await this.track('image', this.executor.run({ ...this.runOptions('image', request, thePlan, segment, budgetMs), attemptsHonourSignal: targetHonoursAbort }, (target, ctx) =>
+    const outcome = await this.track('image', this.executor.run(this.runOptions('image', request, thePlan, segment, budgetMs, targetHonoursAbort), (target, ctx) =>
       target.doImage!({ prompt: request.prompt, size: request.size, n: request.n, providerOptions: request.providerOptions }, ctx),
     ));
     const usage = outcome.value.usage ?? { images: outcome.value.images.length };
-    const route = this.route(thePlan, outcome, usage);
+    const route = routeOf(thePlan, outcome, usage);
     this.emit('response', { operation: 'image', route });
     return { images: outcome.value.images, image: outcome.value.images[0], route };
   }
@@ -307,10 +303,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const audio = validateTranscribe(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
     const thePlan = await this.planFor('transcribe', request, segment, budgetMs, 0, 0);
-    const outcome = await this.track('transcribe', this.executor.run({ ...this.runOptions('transcribe', request, thePlan, segment, budgetMs), attemptsHonourSignal: targetHonoursAbort }, (target, ctx) =>
+    const outcome = await this.track('transcribe', this.executor.run(this.runOptions('transcribe', request, thePlan, segment, budgetMs, targetHonoursAbort), (target, ctx) =>
       target.doTranscribe!({ audio, mediaType: request.mediaType, language: request.language, providerOptions: request.providerOptions }, ctx),
     ));
-    const route = this.route(thePlan, outcome, outcome.value.usage);
+    const route = routeOf(thePlan, outcome, outcome.value.usage);
     this.emit('response', { operation: 'transcribe', route });
     return { text: outcome.value.text, language: outcome.value.language, durationSeconds: outcome.value.durationSeconds, route };
   }
@@ -319,10 +315,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     validateSpeech(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
     const thePlan = await this.planFor('speech', request, segment, budgetMs, estimateTokens(request.text), 0);
-    const outcome = await this.track('speech', this.executor.run({ ...this.runOptions('speech', request, thePlan, segment, budgetMs), attemptsHonourSignal: targetHonoursAbort }, (target, ctx) =>
+    const outcome = await this.track('speech', this.executor.run(this.runOptions('speech', request, thePlan, segment, budgetMs, targetHonoursAbort), (target, ctx) =>
       target.doSpeech!({ text: request.text, voice: request.voice, format: request.format, providerOptions: request.providerOptions }, ctx),
     ));
-    const route = this.route(thePlan, outcome, outcome.value.usage);
+    const route = routeOf(thePlan, outcome, outcome.value.usage);
     this.emit('response', { operation: 'speech', route });
     return { audio: outcome.value.audio, mediaType: outcome.value.mediaType, route };
   }
@@ -403,7 +399,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     }
     if (thePlan.candidates.length === 0) {
       const error = noRouteError(operation, request, budgetMs, thePlan);
-      this.reportError(operation, error);
+      reportError(this, operation, error);
       throw error;
     }
     return thePlan;
@@ -449,8 +445,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     return this.availabilityChecked;
   }
 
-  private runOptions(operation: Operation, request: CommonOptions, thePlan: Plan, segment: Segment, budgetMs: number) {
-    const hedge = request.hedge ?? this.hedgeSegments.has(segment);
+  private runOptions(operation: Operation, request: CommonOptions, thePlan: Plan, segment: Segment, budgetMs: number, attemptsHonourSignal: RunOptions['attemptsHonourSignal']): RunOptions {
     return {
       operation,
       plan: thePlan,
@@ -458,23 +453,25 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       budgetMs,
       abortSignal: request.abortSignal,
       maxRetries: request.maxRetries,
-      hedge: hedge === false ? (false as const) : { quantile: this.hedgeQuantile, ...(typeof hedge === 'object' ? hedge : {}) },
+      hedge: this.hedgeOption(request, segment),
       conversation: request.conversation,
+      attemptsHonourSignal,
     };
+  }
+
+  /** Hedging for a request: its own setting, else the client's segments. */
+  private hedgeOption(request: CommonOptions, segment: Segment): RunOptions['hedge'] {
+    const hedge = request.hedge ?? this.hedgeSegments.has(segment);
+    return hedge === false ? false : { quantile: this.hedgeQuantile, ...(typeof hedge === 'object' ? hedge : {}) };
   }
 
   private async track<T>(operation: Operation, promise: Promise<T>): Promise<T> {
     try {
       return await promise;
     } catch (error) {
-      this.reportError(operation, error);
+      reportError(this, operation, error);
       throw error;
     }
-  }
-
-  private reportError(operation: Operation, error: unknown): void {
-    const e = InferlaneError.isInstance(error) ? error : undefined;
-    this.emit('error', { operation, code: e?.code ?? 'PROVIDER_ERROR', message: redact(error instanceof Error ? error.message : String(error)) });
   }
 
   /**
@@ -493,26 +490,6 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     return this.batcher !== undefined && target.batchedGeneration === true && target.doGenerateMany !== undefined;
   }
 
-  private route(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage: Usage | undefined, batched?: Route['batched']): Route {
-    const target = outcome.candidate.target;
-    const multiplier = target.kind === 'batch' ? (target.batch?.priceMultiplier ?? 1) : 1;
-    return {
-      segment: thePlan.segment,
-      budgetMs: thePlan.budgetMs,
-      target: target.id,
-      replica: outcome.replica,
-      reason: outcome.candidate.reason,
-      attempts: outcome.attempts,
-      ttftMs: outcome.ttftMs ?? (outcome.attempts.find((a) => a.outcome === 'ok')?.durationMs),
-      totalMs: outcome.totalMs,
-      usage,
-      cachedTokens: usage?.cachedInputTokens,
-      costUsd: costOf(target.cost, usage, multiplier),
-      fellBack: outcome.fellBack,
-      hedged: outcome.hedged,
-      batched,
-    };
-  }
 
   private async batchOne(target: Target, operation: 'text', call: TextCall, signal: AbortSignal): Promise<TextResult>;
   private async batchOne(target: Target, operation: 'embedding', input: string, signal: AbortSignal): Promise<{ embedding: number[]; usage?: Usage }>;
@@ -546,6 +523,64 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       const e = InferlaneError.isInstance(error) ? error : undefined;
       return { customId: item.id, ok: false, error: { code: e?.code ?? 'PROVIDER_ERROR', message: redact(error instanceof Error ? error.message : String(error)), status: e?.status } };
     }
+  }
+}
+
+/** Where a call ran: the segment, the target that answered, every attempt, timings, usage and cost. */
+function routeOf(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage: Usage | undefined, batched?: Route['batched']): Route {
+  const target = outcome.candidate.target;
+  const multiplier = target.kind === 'batch' ? (target.batch?.priceMultiplier ?? 1) : 1;
+  return {
+    segment: thePlan.segment,
+    budgetMs: thePlan.budgetMs,
+    target: target.id,
+    replica: outcome.replica,
+    reason: outcome.candidate.reason,
+    attempts: outcome.attempts,
+    ttftMs: outcome.ttftMs ?? (outcome.attempts.find((a) => a.outcome === 'ok')?.durationMs),
+    totalMs: outcome.totalMs,
+    usage,
+    cachedTokens: usage?.cachedInputTokens,
+    costUsd: costOf(target.cost, usage, multiplier),
+    fellBack: outcome.fellBack,
+    hedged: outcome.hedged,
+    batched,
+  };
+}
+
+/** Tells `error` listeners, with the message redacted. */
+function reportError(client: InferlaneClient, operation: Operation, error: unknown): void {
+  const e = InferlaneError.isInstance(error) ? error : undefined;
+  client.emit('error', { operation, code: e?.code ?? 'PROVIDER_ERROR', message: redact(error instanceof Error ? error.message : String(error)) });
+}
+
+/**
+ * One stream call: what the executor runs it with, how it opens on a target, and how it ends.
+ * Methods on one object rather than closures made per call.
+ */
+class StreamCall implements StreamSetup<ClientStreamPart> {
+  constructor(
+    private readonly client: InferlaneClient,
+    private readonly request: StreamRequest,
+    private readonly messages: Message[],
+    readonly options: StreamSetup<ClientStreamPart>['options'],
+  ) {}
+
+  open(target: Target, ctx: CallContext, info: AttemptInfo, partial: string): AsyncIterable<StreamPart> {
+    const base = info.prepared?.messages ?? this.messages;
+    const call = textCall(this.request, partial ? [...base, { role: 'assistant', content: partial }] : base);
+    if (target.doStream) return target.doStream(call, ctx);
+    return singlePartStream(target, call, ctx);
+  }
+
+  finish(outcome: StreamOutcome): ClientStreamPart {
+    const route = routeOf(this.options.plan, outcome, outcome.usage);
+    this.client.emit('response', { operation: 'stream', route });
+    return { type: 'finish', finishReason: outcome.finishReason, usage: outcome.usage, route };
+  }
+
+  failed(error: unknown): void {
+    reportError(this.client, 'stream', error);
   }
 }
 

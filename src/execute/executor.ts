@@ -209,7 +209,7 @@ export class Executor {
         // its pending step, and the watchdog says why. The StreamPump pumps such a stream and
         // resumes this generator when it ends (or throws its error in here).
         const trusted = active.candidate.target.honoursAbort === true;
-        const watchdog = this.watchdog(state.options.idleMs, active.controller, active.candidate.target.id, trusted);
+        const watchdog = new IdleWatchdog(state.options.idleMs, active.controller, active.candidate.target.id, trusted, this.deps.clock);
         try {
           if (trusted) yield new PumpRequest(state, active, watchdog);
           else {
@@ -220,7 +220,7 @@ export class Executor {
             }
           }
           const outcome = this.streamSucceeded(state, active);
-          if (state.options.finishPart) yield state.options.finishPart(outcome);
+          if (state.setup.finish) yield state.setup.finish(outcome);
           return outcome;
         } catch (thrown) {
           yield this.streamBroke(state, active, watchdog.failure(), thrown);
@@ -230,7 +230,7 @@ export class Executor {
       }
       throw this.streamExhausted(state);
     } catch (error) {
-      state.options.onError?.(error);
+      state.setup.failed?.(error);
       throw error;
     } finally {
       // Breaking out of `for await` or failing lands here too: abort whatever is still open.
@@ -280,7 +280,7 @@ export class Executor {
     let early: Usage | undefined;
     try {
       const ctx: CallContext = { signal: controller.signal, deadline: partial ? Number.POSITIVE_INFINITY : deadline.at, segment: options.segment, emit: this.emitFromAdapter };
-      iterator = state.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator]();
+      iterator = state.setup.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator]();
       for (;;) {
         first = await iterator.next();
         checkFirstPart(first, controller.signal, target.id);
@@ -301,7 +301,7 @@ export class Executor {
   private async openRaced<F>(state: StreamState<F>, candidate: Candidate, secondary: { candidate: Candidate; afterMs: number } | undefined): Promise<StreamPart | undefined> {
     const { options, candidates, deadline, attempts, startedAt, partial } = state;
     const parent = deadline.signal;
-    const open = state.open;
+    const setup = state.setup;
     const openFirst = (which: Candidate, isHedge: boolean) =>
       this.start<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart>; early: Usage | undefined }>(
         options,
@@ -309,7 +309,7 @@ export class Executor {
         { signal: parent, at: partial ? Number.POSITIVE_INFINITY : deadline.at, abort: (cause) => deadline.abort(cause) },
         startedAt,
         attempts,
-        (target, ctx, info) => this.firstPart(open(target, ctx, info, partial)[Symbol.asyncIterator](), ctx.signal, target),
+        (target, ctx, info) => this.firstPart(setup.open(target, ctx, info, partial)[Symbol.asyncIterator](), ctx.signal, target),
         state.retry,
         isHedge,
         partial ? undefined : this.attemptLimit(candidates, candidates.indexOf(which), deadline, 'ttft'),
@@ -700,80 +700,6 @@ export class Executor {
     }
   }
 
-  /**
-   * The idle deadline of a started stream: one timer per stream instead of one per part, re-armed
-   * only when it fires. Only time spent waiting on the provider counts: a caller that holds a part
-   * for a while (writing it to a slow socket, say) does not make the provider idle. It also fails
-   * the pending step at once when the attempt is aborted, so a hung iterator never holds the caller.
-   */
-  private watchdog(idleMs: number, controller: AbortController, targetId: string, trusted: boolean): Watchdog {
-    const { clock } = this.deps;
-    let timer: unknown;
-    let failure: unknown;
-    /** When the pending `next()` started waiting; undefined while the caller holds a part. */
-    let waitingSince: number | undefined;
-    // The pending step's reject: one settle function per part instead of a Promise.race, whose
-    // reactions on a long-lived promise would pile up for the whole stream.
-    let rejectStep: ((error: unknown) => void) | undefined;
-    const fail = (error: unknown) => {
-      if (failure !== undefined) return;
-      failure = error;
-      rejectStep?.(error);
-    };
-    const check = () => {
-      const idle = waitingSince === undefined ? 0 : clock.now() - waitingSince;
-      if (idle >= idleMs) {
-        // Fail first: aborting wakes the abort listener, which must not decide the error.
-        fail(new DeadlineExceededError(idleMs, { target: targetId, detail: `no stream part for ${idleMs} ms (idleMs)` }));
-        controller.abort('stream-timeout');
-      } else timer = clock.setTimeout(check, idleMs - idle);
-    };
-    timer = clock.setTimeout(check, idleMs);
-    const onAbort = () => fail(new AbortedError('aborted'));
-    // Already aborted (the caller aborted while holding the first part): fail the first step.
-    if (controller.signal.aborted) onAbort();
-    // Only a guarded step needs waking on abort; a trusted one is checked when it returns.
-    else if (!trusted) controller.signal.addEventListener('abort', onAbort, { once: true });
-    const settled = () => {
-      waitingSince = undefined;
-      rejectStep = undefined;
-    };
-    return {
-      waiting() {
-        if (failure !== undefined) throw failure;
-        waitingSince = clock.now();
-      },
-      stepped() {
-        waitingSince = undefined;
-        if (failure === undefined && controller.signal.aborted) failure = new AbortedError('aborted');
-        if (failure !== undefined) throw failure;
-      },
-      failure: () => failure as InferlaneError | undefined,
-      next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>> {
-        if (failure !== undefined) return Promise.reject(failure);
-        waitingSince = clock.now();
-        return new Promise<IteratorResult<P>>((resolve, reject) => {
-          rejectStep = reject;
-          iterator.next().then(
-            (step) => {
-              settled();
-              resolve(step);
-            },
-            (error: unknown) => {
-              settled();
-              reject(error);
-            },
-          );
-        });
-      },
-      stop: () => {
-        clock.clearTimeout(timer);
-        if (!trusted) controller.signal.removeEventListener('abort', onAbort); // a no-op when it was never added
-        settled();
-      },
-    };
-  }
-
   private skipped(candidate: Candidate, startedAt: number, reason: string): AttemptRecord {
     return { target: candidate.target.id, outcome: 'skipped', message: reason, startMs: this.deps.clock.now() - startedAt, durationMs: 0 };
   }
@@ -811,8 +737,8 @@ interface ActiveStream {
 
 /** Everything one stream call keeps across attempts (fields, not generator locals: see `stream`). */
 class StreamState<F> {
+  readonly setup: StreamSetup<F>;
   readonly options: StreamSetup<F>['options'];
-  readonly open: StreamSetup<F>['open'];
   readonly startedAt: number;
   readonly deadline: Deadline;
   readonly attempts: AttemptRecord[] = [];
@@ -832,8 +758,8 @@ class StreamState<F> {
 
   constructor(setup: StreamSetup<F>, deps: ExecutorDeps) {
     const options = setup.options;
+    this.setup = setup;
     this.options = options;
-    this.open = setup.open;
     this.startedAt = deps.clock.now();
     const firstTokenBudget = Math.min(options.firstTokenMs ?? options.budgetMs, options.budgetMs);
     // Errors before the first part report the first-token budget that ran out. Opening waits for
@@ -945,22 +871,22 @@ class StreamPump<F> implements AsyncIterableIterator<StreamPart | F> {
   }
 }
 
-/** What a stream runs with: its options, and how to open it on a target. */
+/** What a stream runs with: its options, how to open it on a target, and how it ends. */
 export interface StreamSetup<F> {
   options: RunOptions & {
     idleMs: number;
     firstTokenMs?: number;
     onStreamFailure: 'resume' | 'error';
-    /** Builds the last part from the outcome (the client's finish part with its route). */
-    finishPart?: (outcome: StreamOutcome) => F;
-    /** Told of the error that ends the stream, before it is thrown. */
-    onError?: (error: unknown) => void;
   };
   /** Opens the stream on `target`; `partialText` is what an earlier target already said (resumption). */
-  open: (target: Target, ctx: CallContext, attempt: AttemptInfo, partialText: string) => AsyncIterable<StreamPart>;
+  open(target: Target, ctx: CallContext, attempt: AttemptInfo, partialText: string): AsyncIterable<StreamPart>;
+  /** Builds the last part from the outcome (the client's finish part with its route). */
+  finish?(outcome: StreamOutcome): F;
+  /** Told of the error that ends the stream, before it is thrown. */
+  failed?(error: unknown): void;
 }
 
-/** The idle deadline of one started stream (see `Executor.watchdog`). */
+/** The idle deadline of one started stream (see `IdleWatchdog`). */
 interface Watchdog {
   /** The next step, failed at once when the stream idles out or is aborted (any iterator). */
   next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>>;
@@ -971,6 +897,102 @@ interface Watchdog {
   /** Why the watchdog ended the stream, if it did. */
   failure(): InferlaneError | undefined;
   stop(): void;
+}
+
+/**
+ * The idle deadline of a started stream: one timer per stream instead of one per part, re-armed
+ * only when it fires. Only time spent waiting on the provider counts: a caller that holds a part
+ * for a while (writing it to a slow socket, say) does not make the provider idle. It also fails
+ * the pending step at once when the attempt is aborted, so a hung iterator never holds the caller.
+ * (A class: one object per stream rather than a closure per method.)
+ */
+class IdleWatchdog implements Watchdog {
+  private timer: unknown;
+  private failed: unknown = undefined;
+  /** When the pending `next()` started waiting; undefined while the caller holds a part. */
+  private waitingSince: number | undefined = undefined;
+  /**
+   * The pending step's reject: one settle function per part instead of a Promise.race, whose
+   * reactions on a long-lived promise would pile up for the whole stream.
+   */
+  private rejectStep: ((error: unknown) => void) | undefined = undefined;
+  private readonly onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly controller: AbortController,
+    private readonly targetId: string,
+    private readonly trusted: boolean,
+    private readonly clock: Clock,
+  ) {
+    this.timer = clock.setTimeout(() => this.check(), idleMs);
+    // Already aborted (the caller aborted while holding the first part): fail the first step.
+    if (controller.signal.aborted) this.fail(new AbortedError('aborted'));
+    // Only a guarded step needs waking on abort; a trusted one is checked when it returns.
+    else if (!trusted) {
+      this.onAbort = () => this.fail(new AbortedError('aborted'));
+      controller.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  waiting(): void {
+    if (this.failed !== undefined) throw this.failed;
+    this.waitingSince = this.clock.now();
+  }
+
+  stepped(): void {
+    this.waitingSince = undefined;
+    if (this.failed === undefined && this.controller.signal.aborted) this.failed = new AbortedError('aborted');
+    if (this.failed !== undefined) throw this.failed;
+  }
+
+  failure(): InferlaneError | undefined {
+    return this.failed as InferlaneError | undefined;
+  }
+
+  next<P>(iterator: AsyncIterator<P>): Promise<IteratorResult<P>> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    this.waitingSince = this.clock.now();
+    return new Promise<IteratorResult<P>>((resolve, reject) => {
+      this.rejectStep = reject;
+      iterator.next().then(
+        (step) => {
+          this.settled();
+          resolve(step);
+        },
+        (error: unknown) => {
+          this.settled();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  stop(): void {
+    this.clock.clearTimeout(this.timer);
+    if (this.onAbort) this.controller.signal.removeEventListener('abort', this.onAbort);
+    this.settled();
+  }
+
+  private check(): void {
+    const idle = this.waitingSince === undefined ? 0 : this.clock.now() - this.waitingSince;
+    if (idle >= this.idleMs) {
+      // Fail first: aborting wakes the abort listener, which must not decide the error.
+      this.fail(new DeadlineExceededError(this.idleMs, { target: this.targetId, detail: `no stream part for ${this.idleMs} ms (idleMs)` }));
+      this.controller.abort('stream-timeout');
+    } else this.timer = this.clock.setTimeout(() => this.check(), this.idleMs - idle);
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed !== undefined) return;
+    this.failed = error;
+    this.rejectStep?.(error);
+  }
+
+  private settled(): void {
+    this.waitingSince = undefined;
+    this.rejectStep = undefined;
+  }
 }
 
 export interface StreamOutcome {
