@@ -45,7 +45,7 @@ import type {
   TextResult,
   Usage,
 } from './target.js';
-import { estimateTokens, messageOverheadTokens } from './tokens.js';
+import { estimateMessagesTokens, estimateTokens } from './tokens.js';
 import type {
   CommonOptions,
   EmbedRequest,
@@ -190,7 +190,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     const messages = validateGenerate(request);
     const { segment, budgetMs } = resolveLatency(request.latency);
-    const planned = this.planWhenReady('generate', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
+    const planned = this.planWhenReady('generate', request, segment, budgetMs, estimateMessagesTokens(messages), request.maxOutputTokens);
     const thePlan = planned instanceof Promise ? await planned : planned;
     const runOptions = this.runOptions('generate', request, thePlan, segment, budgetMs, this.textGoesDirect);
     const outcome = await this.track('generate', this.executor.run<TextResult & { batch?: Route['batched'] }>(runOptions, (target, ctx, info) => {
@@ -226,7 +226,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     try {
       const messages = validateGenerate(request);
       const { segment, budgetMs } = resolveLatency(request.latency);
-      const planned = this.planWhenReady('stream', request, segment, budgetMs, inputTokensOf(messages), request.maxOutputTokens);
+      const planned = this.planWhenReady('stream', request, segment, budgetMs, estimateMessagesTokens(messages), request.maxOutputTokens);
       if (planned instanceof Promise) {
         return planned.then(
           (thePlan) => this.streamCall(request, messages, thePlan, segment, budgetMs),
@@ -329,7 +329,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   explain(request: GenerateRequest & { operation?: Operation; input?: string | string[] }): Explanation {
     const operation = request.operation ?? (request.input !== undefined ? 'embed' : 'generate');
     const { segment, budgetMs } = resolveLatency(request.latency);
-    const tokens = operation === 'embed' ? validateEmbed(request as EmbedRequest).reduce((s, i) => s + estimateTokens(i), 0) : inputTokensOf(validateGenerate(request));
+    const tokens = operation === 'embed' ? validateEmbed(request as EmbedRequest).reduce((s, i) => s + estimateTokens(i), 0) : estimateMessagesTokens(validateGenerate(request));
     const thePlan = plan(this.planRequest(operation, request, segment, budgetMs, tokens, request.maxOutputTokens), this.targets, this.stats);
     return { ...thePlan, text: explainPlan(thePlan) };
   }
@@ -541,7 +541,7 @@ function routeOf(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage:
     totalMs: outcome.totalMs,
     usage,
     cachedTokens: usage?.cachedInputTokens,
-    costUsd: costOf(target.cost, usage, multiplier),
+    costUsd: target.cost === undefined ? undefined : costOf(target.cost, usage, multiplier),
     fellBack: outcome.fellBack,
     hedged: outcome.hedged,
     batched,
@@ -590,12 +590,6 @@ export function createClient(options: ClientOptions): InferlaneClient {
 }
 
 // -- helpers ------------------------------------------------------------------------------------
-
-function inputTokensOf(messages: { content: string }[]): number {
-  let tokens = 0;
-  for (const message of messages) tokens += estimateTokens(message.content) + messageOverheadTokens;
-  return tokens;
-}
 
 /** Text answered through the provider's batch endpoint: a batch-kind target, or one without online methods. */
 function textViaBatchJob(target: Target): boolean {

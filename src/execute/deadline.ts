@@ -41,15 +41,11 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-export function createDeadline(budgetMs: number, clock: Clock, parent?: AbortSignal): Deadline {
-  return new CallDeadline(budgetMs, clock, parent);
-}
-
 /**
  * A class rather than a literal of closures: this runs on every call, and methods on a
  * prototype cost nothing per call (the literal allocated six functions each time).
  */
-class CallDeadline implements Deadline {
+export class CallDeadline implements Deadline {
   readonly signal: AbortSignal;
   readonly at: number;
   private readonly controller = new AbortController();

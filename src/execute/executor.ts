@@ -18,7 +18,7 @@ import {
 import type { Candidate, Plan } from '../router/types.js';
 import type { CallContext, ModelProgressEvent, Segment, StreamPart, Target, Usage } from '../target.js';
 import type { ConversationHints } from '../types.js';
-import { type Clock, childController, createDeadline, type Deadline, sleep } from './deadline.js';
+import { CallDeadline, type Clock, childController, type Deadline, sleep } from './deadline.js';
 import type { HedgeBudget } from './hedge-budget.js';
 import { decide, type RetrySettings } from './retry-policy.js';
 
@@ -114,7 +114,7 @@ export class Executor {
   async run<T>(options: RunOptions, attemptFn: AttemptFn<T>): Promise<Outcome<T>> {
     const { clock } = this.deps;
     const startedAt = clock.now();
-    const deadline = createDeadline(options.budgetMs, clock, options.abortSignal);
+    const deadline = new CallDeadline(options.budgetMs, clock, options.abortSignal);
     const attempts: AttemptRecord[] = [];
     const candidates = options.plan.candidates;
     const hedgeOn = options.hedge !== false && options.hedge !== undefined;
@@ -769,7 +769,7 @@ class StreamState<F> {
     options.attemptsHonourSignal = true;
     // After the first part the budget no longer applies (the deadline is disarmed); the caller's
     // signal still does, through the same deadline signal.
-    this.deadline = createDeadline(firstTokenBudget, deps.clock, options.abortSignal);
+    this.deadline = new CallDeadline(firstTokenBudget, deps.clock, options.abortSignal);
     this.candidates = options.plan.candidates;
     this.hedgeOn = options.hedge !== false && options.hedge !== undefined;
     if (this.hedgeOn) deps.hedgeBudget.deposit();
@@ -971,7 +971,8 @@ class IdleWatchdog implements Watchdog {
   stop(): void {
     this.clock.clearTimeout(this.timer);
     if (this.onAbort) this.controller.signal.removeEventListener('abort', this.onAbort);
-    this.settled();
+    this.waitingSince = undefined;
+    this.rejectStep = undefined;
   }
 
   private check(): void {

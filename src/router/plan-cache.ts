@@ -83,7 +83,9 @@ export class PlanCache {
       last.prefer === request.prefer &&
       last.only === request.targets &&
       (!this.tokenSensitive || (last.inputTokens === inputTokens && last.outputTokens === outputTokens)) &&
-      this.fresh(last.entry, now, epoch)
+      last.entry.epoch === epoch &&
+      now - last.entry.at < this.ttlMs &&
+      now >= last.entry.at
     ) {
       return last.entry.plan;
     }
