@@ -247,15 +247,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   private streamCall(request: StreamRequest, messages: Message[], thePlan: Plan, segment: Segment, budgetMs: number): StreamCall {
     return new StreamCall(this, request, messages, {
-      operation: 'stream',
-      plan: thePlan,
-      segment,
-      budgetMs,
-      abortSignal: request.abortSignal,
-      maxRetries: request.maxRetries,
-      hedge: this.hedgeOption(request, segment),
-      conversation: request.conversation,
-      attemptsHonourSignal: undefined,
+      ...this.runOptions('stream', request, thePlan, segment, budgetMs, undefined),
       idleMs: request.idleMs ?? this.idleMs[segment],
       firstTokenMs: request.firstTokenMs,
       onStreamFailure: request.onStreamFailure ?? 'resume',
