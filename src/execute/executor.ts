@@ -177,21 +177,11 @@ export class Executor {
    * the next candidate with the partial answer as an assistant message (or ends with
    * StreamInterruptedError carrying the partial text).
    *
-   * Two pieces: `orchestrate`, a generator that opens, falls back, resumes and finishes; and a
-   * `StreamPump`, the iterator the caller holds, which passes the parts of a stream that honours
-   * its signal straight from the adapter with one promise per part (a generator costs a suspend
-   * for the `await` and another for the `yield`, and allocates for both).
-   */
-  stream<F = never>(setup: () => StreamSetup<F> | Promise<StreamSetup<F>>): AsyncIterableIterator<StreamPart | F> {
-    return new StreamPump<F>(this.orchestrate(setup));
-  }
-
-  /**
-   * The stream's control flow (see `stream`). Kept small on purpose: every `await` and `yield`
-   * saves and restores its live locals, so everything that runs once per attempt (opening,
+   * Kept small on purpose: every `await` and `yield` of a generator saves and restores its live
+   * locals, so the per-part loop lives here and everything that runs once per attempt (opening,
    * fallbacks, the finish) lives in methods over a `StreamState`.
    */
-  private async *orchestrate<F>(setup: () => StreamSetup<F> | Promise<StreamSetup<F>>): AsyncGenerator<StreamPart | F | PumpRequest, StreamOutcome | undefined, undefined> {
+  async *stream<F = never>(setup: () => StreamSetup<F> | Promise<StreamSetup<F>>): AsyncGenerator<StreamPart | F, StreamOutcome | undefined> {
     let ready = setup();
     if (ready instanceof Promise) ready = await ready;
     const state = new StreamState(ready, this.deps);
@@ -206,18 +196,19 @@ export class Executor {
         }
         // Pump the rest of the winning stream under the idle deadline.
         // A target that honours its signal needs no per-part guard: the watchdog's abort ends
-        // its pending step, and the watchdog says why. The StreamPump pumps such a stream and
-        // resumes this generator when it ends (or throws its error in here).
+        // its pending step, and the watchdog says why.
         const trusted = active.candidate.target.honoursAbort === true;
         const watchdog = new IdleWatchdog(state.options.idleMs, active.controller, active.candidate.target.id, trusted, this.deps.clock);
         try {
-          if (trusted) yield new PumpRequest(state, active, watchdog);
-          else {
-            for (;;) {
-              const step = await watchdog.next(active.iterator);
-              if (step.done) break;
-              if (state.absorb(step.value, active.candidate.target.id)) yield step.value;
-            }
+          for (;;) {
+            let step: IteratorResult<StreamPart>;
+            if (trusted) {
+              watchdog.waiting();
+              step = await active.iterator.next();
+              watchdog.stepped();
+            } else step = await watchdog.next(active.iterator);
+            if (step.done) break;
+            if (state.absorb(step.value, active.candidate.target.id)) yield step.value;
           }
           const outcome = this.streamSucceeded(state, active);
           if (state.setup.finish) yield state.setup.finish(outcome);
@@ -793,81 +784,6 @@ class StreamState<F> {
       this.usage = mergeUsage(this.usage, part.usage);
     } else if (part.type === 'error') throw toInferlaneError(part.error, targetId);
     return false;
-  }
-}
-
-/** Asks the StreamPump to pump the active stream (a stream that honours its signal). */
-class PumpRequest {
-  constructor(
-    readonly state: StreamState<unknown>,
-    readonly active: ActiveStream,
-    readonly watchdog: Watchdog,
-  ) {}
-}
-
-/**
- * The iterator a stream's caller holds. It forwards the orchestrating generator's parts; while
- * that generator asks for a stream to be pumped, it steps the adapter's iterator itself (one
- * promise per part, the adapter's own results passed on), takes each part into the state, and
- * hands the end back: a finished stream resumes the generator, a failure is thrown into it (it
- * decides: resume elsewhere, or end with a typed error).
- */
-class StreamPump<F> implements AsyncIterableIterator<StreamPart | F> {
-  private pumping: PumpRequest | undefined = undefined;
-  private readonly afterStep = (step: IteratorResult<StreamPart>): IteratorResult<StreamPart | F> | Promise<IteratorResult<StreamPart | F>> => {
-    const pump = this.pumping!;
-    try {
-      pump.watchdog.stepped();
-      if (step.done) return this.resume(this.orchestrator.next());
-      if (pump.state.absorb(step.value, pump.active.candidate.target.id)) return step;
-    } catch (error) {
-      return this.fail(error);
-    }
-    return this.step(pump);
-  };
-  private readonly stepFailed = (error: unknown): Promise<IteratorResult<StreamPart | F>> => this.fail(error);
-  private readonly unwrap = (result: IteratorResult<StreamPart | F | PumpRequest, StreamOutcome | undefined>): IteratorResult<StreamPart | F> | Promise<IteratorResult<StreamPart | F>> => {
-    if (result.done || !(result.value instanceof PumpRequest)) return result as IteratorResult<StreamPart | F>;
-    this.pumping = result.value;
-    return this.step(result.value);
-  };
-
-  constructor(private readonly orchestrator: AsyncGenerator<StreamPart | F | PumpRequest, StreamOutcome | undefined, undefined>) {}
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<StreamPart | F>> {
-    const pump = this.pumping;
-    return pump === undefined ? this.resume(this.orchestrator.next()) : this.step(pump);
-  }
-
-  return(): Promise<IteratorResult<StreamPart | F>> {
-    this.pumping = undefined;
-    return this.orchestrator.return(undefined) as Promise<IteratorResult<StreamPart | F>>;
-  }
-
-  throw(error: unknown): Promise<IteratorResult<StreamPart | F>> {
-    return this.fail(error);
-  }
-
-  private step(pump: PumpRequest): Promise<IteratorResult<StreamPart | F>> {
-    try {
-      pump.watchdog.waiting();
-    } catch (error) {
-      return this.fail(error);
-    }
-    return pump.active.iterator.next().then(this.afterStep, this.stepFailed);
-  }
-
-  private resume(result: Promise<IteratorResult<StreamPart | F | PumpRequest, StreamOutcome | undefined>>): Promise<IteratorResult<StreamPart | F>> {
-    this.pumping = undefined;
-    return result.then(this.unwrap);
-  }
-
-  private fail(error: unknown): Promise<IteratorResult<StreamPart | F>> {
-    return this.resume(this.orchestrator.throw(error));
   }
 }
 
