@@ -533,7 +533,7 @@ function routeOf(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage:
     totalMs: outcome.totalMs,
     usage,
     cachedTokens: usage?.cachedInputTokens,
-    costUsd: target.cost === undefined ? undefined : costOf(target.cost, usage, multiplier),
+    costUsd: costOf(target.cost, usage, multiplier),
     fellBack: outcome.fellBack,
     hedged: outcome.hedged,
     batched,

@@ -252,8 +252,8 @@ export class Executor {
 
   /**
    * `openStream` in the common case: one attempt, on a target that honours its signal, with no
-   * hedge and no conversation to fit. It does what `openRaced` does through `start` and
-   * `firstPart`, without their promise layers and closures (each costs microseconds per stream).
+   * hedge and no conversation to fit. It does what `openRaced` does through `start`, without its
+   * promise layer and closures.
    */
   private async openDirect<F>(state: StreamState<F>, candidate: Candidate): Promise<StreamPart | undefined> {
     const { clock } = this.deps;
@@ -266,18 +266,10 @@ export class Executor {
     const limitTimer = limitMs === undefined ? undefined : clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs));
     const record: AttemptRecord = { target: target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0 };
     state.attempts.push(record);
-    let iterator: AsyncIterator<StreamPart>;
-    let first: IteratorResult<StreamPart>;
-    let early: Usage | undefined;
+    let opening: Awaited<ReturnType<Executor['firstPart']>>;
     try {
       const ctx: CallContext = { signal: controller.signal, deadline: partial ? Number.POSITIVE_INFINITY : deadline.at, segment: options.segment, emit: this.emitFromAdapter };
-      iterator = state.setup.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator]();
-      for (;;) {
-        first = await iterator.next();
-        checkFirstPart(first, controller.signal, target.id);
-        if (first.done || first.value.type !== 'usage') break;
-        early = mergeUsage(early, first.value.usage);
-      }
+      opening = await this.firstPart(state.setup.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator](), controller.signal, target);
     } catch (error) {
       const failure = controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted ? this.attemptTimedOut(target, limitMs, error) : error;
       this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
@@ -285,7 +277,7 @@ export class Executor {
     } finally {
       if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
     }
-    return this.opened(state, { candidate, iterator, controller, record }, first.value, early);
+    return this.opened(state, { candidate, iterator: opening.iterator, controller, record }, opening.first.value as StreamPart, opening.early);
   }
 
   /** `openStream` in general: a hedge may race the primary, a conversation fits the messages. */
@@ -574,7 +566,7 @@ export class Executor {
   private async settle<T>(options: RunOptions, started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
     try {
       const value = await started.promise;
-      this.succeed(started, startedAt, options);
+      this.succeedRecord(started.record, started.candidate, started.replica, startedAt, options);
       return { value, started, hedged: false };
     } catch (error) {
       this.failRecord(started.record, toInferlaneError(error, started.candidate.target.id), startedAt, options, started.candidate, started.replica);
@@ -590,10 +582,6 @@ export class Executor {
       this.failRecord(started.record, toInferlaneError(error, started.candidate.target.id), startedAt, options, started.candidate, started.replica);
       throw error;
     }
-  }
-
-  private succeed<T>(started: Started<T>, startedAt: number, options: RunOptions): void {
-    this.succeedRecord(started.record, started.candidate, started.replica, startedAt, options);
   }
 
   private succeedRecord(record: AttemptRecord, candidate: Candidate, replica: number | undefined, startedAt: number, options: RunOptions): void {
@@ -663,7 +651,7 @@ export class Executor {
         loser.record.durationMs = clock.now() - startedAt - loser.record.startMs;
         this.emitAttempt(loser.record, options);
       }
-      if (!isStream) this.succeed(result.started, startedAt, options);
+      if (!isStream) this.succeedRecord(result.started.record, result.started.candidate, result.started.replica, startedAt, options);
       report(result.started.candidate.target.id);
       return { value: result.value, started: result.started, hedged: true };
     };

@@ -83,9 +83,7 @@ export class PlanCache {
       last.prefer === request.prefer &&
       last.only === request.targets &&
       (!this.tokenSensitive || (last.inputTokens === inputTokens && last.outputTokens === outputTokens)) &&
-      last.entry.epoch === epoch &&
-      now - last.entry.at < this.ttlMs &&
-      now >= last.entry.at
+      this.fresh(last.entry, now, epoch)
     ) {
       return last.entry.plan;
     }

@@ -107,7 +107,6 @@ export class CircuitBreaker {
    * (the probe); everyone else waits for its outcome.
    */
   tryAcquire(now: number): boolean {
-    if (!this.opened) return true; // closed (the common case, without a call to state())
     const state = this.state(now);
     if (state === 'closed') return true;
     if (state === 'open' || this.probeInFlight) return false;

@@ -105,7 +105,7 @@ export class Stats implements StatsView {
 
   /** A call succeeded: records its latency and tells the circuit. */
   recordSuccess(targetId: string, latency: LatencySample, now: number): void {
-    const record = this.records.get(targetId) ?? this.recordFor(targetId);
+    const record = this.recordFor(targetId);
     this.measure(record, latency, now);
     record.circuit.recordSuccess(now);
   }
@@ -130,7 +130,7 @@ export class Stats implements StatsView {
 
   /** May a call go to this target now? In half-open, true for a single probe only. */
   tryAcquire(targetId: string, now: number): boolean {
-    return (this.records.get(targetId) ?? this.recordFor(targetId)).circuit.tryAcquire(now);
+    return this.recordFor(targetId).circuit.tryAcquire(now);
   }
 
   availability(targetId: string): Availability | undefined {
