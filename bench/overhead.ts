@@ -8,8 +8,9 @@
  *   ai-sdk   generateText / streamText with @ai-sdk/openai
  * inferlane is measured as users get it: the built package in dist/ (`npm run bench` builds it
  * first); without a build it falls back to the TypeScript sources through tsx, which is slower.
- * Printed: per-call median and p99, throughput at concurrency 64 (five rounds, the ratio to
- * direct taken within each round, median and range), and ratios to direct.
+ * Printed: per-call median and p99 with the ratio to direct (and its range over five blocks of
+ * consecutive iterations), throughput at concurrency 64 (five rounds, the ratio to direct taken
+ * within each round, median and range).
  * Target: inferlane within 1.10x of direct (streaming too) and at least 0.90x its throughput.
  *
  *   npx tsx bench/overhead.ts [--calls 3000]
@@ -76,6 +77,14 @@ export async function run(options: { calls?: number; concurrency?: number } = {}
       }
       const rows: string[][] = [];
       const directMedian = quantile(samples.get('direct openai')!, 0.5);
+      // The median ratio also per block of consecutive iterations: how far it moves within one run.
+      const blocks = 5;
+      const blockRatios = (name: string) => {
+        const own = samples.get(name)!;
+        const base = samples.get('direct openai')!;
+        const size = Math.floor(own.length / blocks);
+        return Array.from({ length: blocks }, (_, b) => quantile(own.slice(b * size, (b + 1) * size), 0.5) / quantile(base.slice(b * size, (b + 1) * size), 0.5));
+      };
       // Throughput: five rounds in rotated order, so warm-up and machine drift do not favour
       // whoever runs last. The ratio to the direct call is taken within each round (the machine's
       // speed drifts between rounds more than the contenders differ) and reported as the median
@@ -98,13 +107,15 @@ export async function run(options: { calls?: number; concurrency?: number } = {}
         const throughput = quantile(perRound, 0.5);
         const throughputRatio = quantile(ratios, 0.5);
         const spread = `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
-        rows.push([c.name, median.toFixed(3), p99.toFixed(3), ratio(median, directMedian), `${Math.round(throughput)}`, `${throughputRatio.toFixed(2)}x (${spread})`]);
+        const medianRatios = blockRatios(c.name);
+        const medianSpread = `${Math.min(...medianRatios).toFixed(2)}-${Math.max(...medianRatios).toFixed(2)}`;
+        rows.push([c.name, median.toFixed(3), p99.toFixed(3), `${ratio(median, directMedian)} (${medianSpread})`, `${Math.round(throughput)}`, `${throughputRatio.toFixed(2)}x (${spread})`]);
         results[`${mode}.${c.name}.medianMs`] = median;
         results[`${mode}.${c.name}.throughput`] = throughput;
         results[`${mode}.${c.name}.throughputRatio`] = throughputRatio;
       }
       console.log(`\n${mode}: ${calls} calls each, shuffled order, server in its own process`);
-      console.log(table(['contender', 'median ms', 'p99 ms', 'vs direct', `req/s @${concurrency}`, 'throughput vs direct (per-round range)'], rows));
+      console.log(table(['contender', 'median ms', 'p99 ms', 'vs direct (per-block range)', `req/s @${concurrency}`, 'throughput vs direct (per-round range)'], rows));
     }
     return results;
   } finally {
