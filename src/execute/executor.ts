@@ -224,8 +224,12 @@ export class Executor {
       state.setup.failed?.(error);
       throw error;
     } finally {
-      // Breaking out of `for await` or failing lands here too: abort whatever is still open.
-      if (!state.finished) state.current?.controller.abort('done');
+      // Breaking out of `for await` or failing lands here too: abort whatever is still open, and
+      // close its iterator as `for await` would (an adapter's own cleanup is in its `finally`).
+      if (!state.finished && state.current) {
+        state.current.controller.abort('done');
+        closeQuietly(state.current.iterator);
+      }
       state.deadline.dispose();
     }
   }
@@ -302,7 +306,7 @@ export class Executor {
     try {
       const primary = openFirst(candidate, false);
       const settled = secondary
-        ? await this.race(options, primary, () => openFirst(secondary.candidate, true), secondary.afterMs, deadline, startedAt)
+        ? await this.race(options, primary, () => openFirst(secondary.candidate, true), secondary.afterMs, deadline, startedAt, (lost) => closeQuietly(lost.iterator))
         : await this.settleOpen(options, primary, startedAt);
       const winner = settled.started;
       if (settled.hedged) state.hedged = true;
@@ -384,6 +388,7 @@ export class Executor {
     const id = active.candidate.target.id;
     const error = state.deadline.cause() === 'caller' ? new AbortedError(undefined, { target: id }) : (watchdogFailure ?? toInferlaneError(thrown, id));
     active.controller.abort('stream-failed');
+    closeQuietly(active.iterator);
     state.lastError = error;
     this.failRecord(active.record, error, state.startedAt, options, active.candidate, active.replica);
     state.current = undefined;
@@ -618,6 +623,7 @@ export class Executor {
     afterMs: number,
     deadline: Deadline,
     startedAt: number,
+    discard?: (value: T) => void,
   ): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
     const { clock } = this.deps;
     const isStream = options.operation === 'stream';
@@ -645,6 +651,8 @@ export class Executor {
     const win = (result: { value: T; started: Started<T> }, loser?: Started<T>) => {
       if (loser) {
         loser.controller.abort('hedge-lost');
+        // A loser that had already opened (a stream) is let go of as well.
+        if (discard) loser.promise.then(discard, noop);
         loser.record.outcome = 'aborted';
         loser.record.code = 'ABORTED';
         loser.record.message = 'lost the hedge';
@@ -671,11 +679,17 @@ export class Executor {
   private async firstPart(iterator: AsyncIterator<StreamPart>, signal: AbortSignal, target: Target): Promise<{ iterator: AsyncIterator<StreamPart>; first: IteratorResult<StreamPart>; early: Usage | undefined }> {
     const trusted = target.honoursAbort === true;
     let early: Usage | undefined;
-    for (;;) {
-      const first = await (trusted ? iterator.next() : abortable(iterator.next(), signal));
-      checkFirstPart(first, signal, target.id);
-      if (first.done || first.value.type !== 'usage') return { iterator, first, early };
-      early = mergeUsage(early, first.value.usage);
+    try {
+      for (;;) {
+        const first = await (trusted ? iterator.next() : abortable(iterator.next(), signal));
+        checkFirstPart(first, signal, target.id);
+        if (first.done || first.value.type !== 'usage') return { iterator, first, early };
+        early = mergeUsage(early, first.value.usage);
+      }
+    } catch (error) {
+      // This attempt is over: let the adapter clean up (an error part left it suspended).
+      closeQuietly(iterator);
+      throw error;
     }
   }
 
@@ -938,6 +952,19 @@ function checkFirstPart(step: IteratorResult<StreamPart>, signal: AbortSignal, t
   if (signal.aborted) throw new AbortedError('aborted');
   if (step.done) throw new InferlaneError('PROVIDER_ERROR', 'the stream ended before any part', { retryable: true, target: targetId });
   if (step.value.type === 'error') throw toInferlaneError(step.value.error, targetId);
+}
+
+/**
+ * Closes an iterator we stop reading, as `for await` does on `break`: an adapter's generator runs
+ * its `finally`. A close that fails, or never ends (a hung adapter), changes nothing for the call.
+ */
+function closeQuietly(iterator: AsyncIterator<unknown>): void {
+  try {
+    const closing = iterator.return?.();
+    if (closing && typeof closing.then === 'function') closing.then(undefined, noop);
+  } catch {
+    // Nothing more to read from it either way.
+  }
 }
 
 /** Rejects as soon as `signal` aborts, even if `promise` never settles (a hung iterator). */

@@ -217,4 +217,16 @@ describe('streams', () => {
     }
     await primary.waitFor((rs) => rs[0]?.aborted === true);
   });
+
+  it('breaking out of for-await closes the connection when the target is the only one (the call signal itself)', async () => {
+    primary.script('/chat/completions', { stream: { interChunkMs: 30 } });
+    const client = createClient({ targets: [openai({ id: 'only', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast })] });
+    let deltas = 0;
+    for await (const part of client.stream({ prompt: 'a b c d e f g h i j k l m n o p' })) {
+      if (part.type === 'text-delta' && ++deltas === 2) break;
+    }
+    await primary.waitFor((rs) => rs[0]?.finishedAt !== undefined);
+    expect(primary.requests[0].aborted).toBe(true);
+    expect(deltas).toBe(2);
+  });
 });
