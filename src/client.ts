@@ -18,6 +18,7 @@ import {
   NoRouteError,
   type Rejection,
   redact,
+  toInferlaneError,
 } from './errors.js';
 import { costOf } from './execute/cost.js';
 import { type Clock, systemClock } from './execute/deadline.js';
@@ -203,7 +204,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
           .then(({ batch, ...result }): TextResult & { batch?: Route['batched'] } => ({ ...result, batch }));
       }
       if (target.doGenerate) return target.doGenerate(call, ctx);
-      return collectStream(target.doStream!(call, ctx));
+      return collectStream(target, target.doStream!(call, ctx));
     }));
     const value = outcome.value;
     const route = routeOf(thePlan, outcome, value.usage, value.batch);
@@ -613,24 +614,30 @@ function contextRest(ctx: Parameters<NonNullable<Target['doGenerate']>>[1]) {
   return { promptCacheKey: ctx.promptCacheKey, cacheBreakpoints: ctx.cacheBreakpoints, replica: ctx.replica, emit: ctx.emit };
 }
 
-async function collectStream(parts: AsyncIterable<StreamPart>): Promise<TextResult> {
+/** `generate` on a target that only streams: its parts gathered into one result. */
+async function collectStream(target: Target, parts: AsyncIterable<StreamPart>): Promise<TextResult> {
   let text = '';
   let usage: Usage | undefined;
   let finishReason: TextResult['finishReason'] = 'stop';
+  let any = false;
   for await (const part of parts) {
+    any = true;
     if (part.type === 'text-delta') text += part.text;
     else if (part.type === 'usage') usage = { ...usage, ...part.usage };
     else if (part.type === 'finish') {
       finishReason = part.finishReason;
       if (part.usage) usage = { ...usage, ...part.usage };
-    } else if (part.type === 'error') throw part.error;
+    } else if (part.type === 'error') throw toInferlaneError(part.error, target.id);
   }
-  return { text, finishReason, usage };
+  // As for streams: a stream that ended before any part failed on this target (the next may answer).
+  if (!any) throw new InferlaneError('PROVIDER_ERROR', 'the stream ended before any part', { retryable: true, target: target.id });
+  return usage ? { text, finishReason, usage } : { text, finishReason };
 }
 
+/** `stream` on a target that only generates: its answer as one text part and a finish. */
 async function* singlePartStream(target: Target, call: TextCall, ctx: Parameters<NonNullable<Target['doGenerate']>>[1]): AsyncGenerator<StreamPart> {
   const result = await target.doGenerate!(call, ctx);
-  yield { type: 'text-delta', text: result.text };
+  if (result.text) yield { type: 'text-delta', text: result.text };
   yield { type: 'finish', finishReason: result.finishReason, usage: result.usage };
 }
 
