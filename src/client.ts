@@ -20,7 +20,7 @@ import {
   redact,
   toInferlaneError,
 } from './errors.js';
-import { costOf } from './execute/cost.js';
+import { costOf } from './cost.js';
 import { type Clock, systemClock } from './execute/deadline.js';
 import { type AttemptInfo, Executor, type ExecutorEvents, type Outcome, type RunOptions, type StreamOutcome, type StreamSetup } from './execute/executor.js';
 import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
@@ -38,6 +38,7 @@ import type {
   CallContext,
   Message,
   MicroBatchSettings,
+  Modality,
   ModelProgressEvent,
   Segment,
   StreamPart,
@@ -207,7 +208,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       return collectStream(target, target.doStream!(call, ctx));
     }));
     const value = outcome.value;
-    const route = routeOf(thePlan, outcome, value.usage, value.batch);
+    const route = routeOf(thePlan, outcome, value.usage, 'text', value.batch);
     this.emit('response', { operation: 'generate', route });
     return { text: value.text, finishReason: value.finishReason, usage: value.usage, route, raw: value };
   }
@@ -274,7 +275,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       return target.doEmbed!({ inputs, ...call }, ctx);
     }));
     const value = outcome.value as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
-    const route = routeOf(thePlan, outcome, value.usage, value.batch);
+    const route = routeOf(thePlan, outcome, value.usage, 'embedding', value.batch);
     this.emit('response', { operation: 'embed', route });
     return { embeddings: value.embeddings, embedding: value.embeddings[0], usage: value.usage, route };
   }
@@ -287,7 +288,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       target.doImage!({ prompt: request.prompt, size: request.size, n: request.n, providerOptions: request.providerOptions }, ctx),
     ));
     const usage = outcome.value.usage ?? { images: outcome.value.images.length };
-    const route = routeOf(thePlan, outcome, usage);
+    const route = routeOf(thePlan, outcome, usage, 'image');
     this.emit('response', { operation: 'image', route });
     return { images: outcome.value.images, image: outcome.value.images[0], route };
   }
@@ -299,7 +300,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const outcome = await this.track('transcribe', this.executor.run(this.runOptions('transcribe', request, thePlan, segment, budgetMs, targetHonoursAbort), (target, ctx) =>
       target.doTranscribe!({ audio, mediaType: request.mediaType, language: request.language, providerOptions: request.providerOptions }, ctx),
     ));
-    const route = routeOf(thePlan, outcome, outcome.value.usage);
+    const route = routeOf(thePlan, outcome, outcome.value.usage, 'transcription');
     this.emit('response', { operation: 'transcribe', route });
     return { text: outcome.value.text, language: outcome.value.language, durationSeconds: outcome.value.durationSeconds, route };
   }
@@ -311,7 +312,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const outcome = await this.track('speech', this.executor.run(this.runOptions('speech', request, thePlan, segment, budgetMs, targetHonoursAbort), (target, ctx) =>
       target.doSpeech!({ text: request.text, voice: request.voice, format: request.format, providerOptions: request.providerOptions }, ctx),
     ));
-    const route = routeOf(thePlan, outcome, outcome.value.usage);
+    const route = routeOf(thePlan, outcome, outcome.value.usage, 'speech');
     this.emit('response', { operation: 'speech', route });
     return { audio: outcome.value.audio, mediaType: outcome.value.mediaType, route };
   }
@@ -520,7 +521,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 }
 
 /** Where a call ran: the segment, the target that answered, every attempt, timings, usage and cost. */
-function routeOf(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage: Usage | undefined, batched?: Route['batched']): Route {
+function routeOf(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage: Usage | undefined, modality: Modality, batched?: Route['batched']): Route {
   const target = outcome.candidate.target;
   const multiplier = target.kind === 'batch' ? (target.batch?.priceMultiplier ?? 1) : 1;
   return {
@@ -534,7 +535,7 @@ function routeOf(thePlan: Plan, outcome: Omit<Outcome<unknown>, 'value'>, usage:
     totalMs: outcome.totalMs,
     usage,
     cachedTokens: usage?.cachedInputTokens,
-    costUsd: costOf(target.cost, usage, multiplier),
+    costUsd: costOf(target.cost, usage, modality, multiplier),
     fellBack: outcome.fellBack,
     hedged: outcome.hedged,
     batched,
@@ -567,7 +568,7 @@ class StreamCall implements StreamSetup<ClientStreamPart> {
   }
 
   finish(outcome: StreamOutcome): ClientStreamPart {
-    const route = routeOf(this.options.plan, outcome, outcome.usage);
+    const route = routeOf(this.options.plan, outcome, outcome.usage, 'text');
     this.client.emit('response', { operation: 'stream', route });
     return { type: 'finish', finishReason: outcome.finishReason, usage: outcome.usage, route };
   }

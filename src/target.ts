@@ -299,8 +299,12 @@ export interface TargetLimits {
   maxInputTokens?: number;
 }
 
-/** Prices in US dollars. */
-export interface TargetCost {
+/**
+ * Prices in US dollars. Tokens per million: `inputTokens` counts every prompt token, those read
+ * from (`cachedInputTokens`) and written to (`cacheWriteTokens`) a provider cache included, and
+ * each kind is priced at its own rate (cached and written default to the input price).
+ */
+export interface PriceTable {
   inputPerMTok?: number;
   cachedInputPerMTok?: number;
   cacheWritePerMTok?: number;
@@ -308,6 +312,15 @@ export interface TargetCost {
   perImage?: number;
   perSecondAudio?: number;
   perRequest?: number;
+}
+
+/** A target's prices; `byModality` for a target whose models are priced differently per modality. */
+export interface TargetCost extends PriceTable {
+  /**
+   * Prices that replace the ones above for one modality's calls, e.g. an OpenAI target whose chat,
+   * embedding and image models each have their own price list.
+   */
+  byModality?: Partial<Record<Modality, PriceTable>>;
 }
 
 /** Device KV-cache geometry; bytes per token = 2 x layers x kvHeads x headDim x bytesPerValue. */

@@ -6,11 +6,12 @@
  * through the client's executor (`runOnline`), at low concurrency, behind the same API.
  *
  * No timers run when nobody waits: polling happens only inside `wait()`.
- * Imports: target.ts, errors.ts, tokens.ts, stores/store.ts, jobs-types.ts.
+ * Imports: target.ts, errors.ts, tokens.ts, cost.ts, stores/store.ts, jobs-types.ts.
  */
+import { costOf } from '../cost.js';
 import { AbortedError, InvalidRequestError, JobError, NoRouteError, type Rejection, toInferlaneError } from '../errors.js';
 import type { KeyValueStore } from '../stores/store.js';
-import type { BatchCounts, BatchItem, BatchItemResult, BatchStatus, Message, ProviderBatch, Target, TextCall, Usage } from '../target.js';
+import type { BatchCounts, BatchItem, BatchItemResult, BatchStatus, Message, Modality, ProviderBatch, Target, TextCall, Usage } from '../target.js';
 import { estimateTokens } from '../tokens.js';
 import {
   type JobHandle,
@@ -469,7 +470,7 @@ export class Jobs {
           if (index === undefined || index < part.start || index >= part.end || seen[index - part.start]) continue;
           seen[index - part.start] = 1;
           if (position <= skip) continue;
-          const result = toJobResult(raw, callerIds[index - part.start], `${part.index}:${position}`, target, record.mode);
+          const result = toJobResult(raw, callerIds[index - part.start], `${part.index}:${position}`, target, record.mode, record.operation);
           if (pending !== undefined && saveCursor) await this.store.set(this.cursorKey(id), pending);
           handedOut = result.cursor;
           yield { public: result, raw };
@@ -625,7 +626,7 @@ export class Jobs {
   // ---------------------------------------------------------------- helpers
 
   private chooseTarget(operation: JobOperation, named: string | undefined): { target: Target; mode: 'batch' | 'online' } {
-    const modality = operation === 'text' ? 'text' : 'embedding';
+    const modality = modalityOf(operation);
     const canOnline = (target: Target) => (operation === 'text' ? !!target.doGenerate : !!target.doEmbed);
     if (named !== undefined) {
       const target = this.targets.get(named);
@@ -647,7 +648,7 @@ export class Jobs {
       else rejections.push({ target: target.id, code: 'no-method', reason: `has neither a batch endpoint nor a ${operation} method` });
     }
     const cheapest = (list: Target[], batch: boolean) =>
-      list.reduce((best, target) => (unitPrice(target, batch) < unitPrice(best, batch) ? target : best));
+      list.reduce((best, target) => (unitPrice(target, batch, operation) < unitPrice(best, batch, operation) ? target : best));
     if (batchTargets.length > 0) return { target: cheapest(batchTargets, true), mode: 'batch' };
     if (onlineTargets.length > 0) return { target: cheapest(onlineTargets, false), mode: 'online' };
     throw new NoRouteError(`no target can serve a ${operation} job`, rejections);
@@ -891,7 +892,7 @@ function toBatchItem(item: JobItem, index: number, operation: JobOperation): Bat
     : { customId: customIdOf(index), operation, call: toTextCall(item) };
 }
 
-function toJobResult(raw: BatchItemResult, id: string, cursor: string, target: Target | undefined, mode: 'batch' | 'online'): JobResult {
+function toJobResult(raw: BatchItemResult, id: string, cursor: string, target: Target | undefined, mode: 'batch' | 'online', operation: JobOperation): JobResult {
   if (!raw.ok) return { id, ok: false, error: { ...raw.error }, cursor };
   const usage = raw.usage ?? raw.text?.usage;
   const result: JobResult['result'] = { usage };
@@ -900,27 +901,21 @@ function toJobResult(raw: BatchItemResult, id: string, cursor: string, target: T
     result.finishReason = raw.text.finishReason;
   }
   if (raw.embedding) result.embedding = raw.embedding;
-  return { id, ok: true, result, costUsd: itemCost(target, usage, mode), cursor };
+  return { id, ok: true, result, costUsd: itemCost(target, usage, mode, operation), cursor };
 }
 
-function itemCost(target: Target | undefined, usage: Usage | undefined, mode: 'batch' | 'online'): number | undefined {
-  const cost = target?.cost;
-  if (!cost || !usage) return undefined;
-  const cached = usage.cachedInputTokens ?? 0;
-  const input = Math.max(0, (usage.inputTokens ?? 0) - cached);
-  let usd =
-    (input * (cost.inputPerMTok ?? 0) + cached * (cost.cachedInputPerMTok ?? cost.inputPerMTok ?? 0) + (usage.outputTokens ?? 0) * (cost.outputPerMTok ?? 0)) / 1e6 +
-    (cost.perRequest ?? 0);
-  if (mode === 'batch') usd *= target?.batch?.priceMultiplier ?? 1;
-  return usd;
+function itemCost(target: Target | undefined, usage: Usage | undefined, mode: 'batch' | 'online', operation: JobOperation): number | undefined {
+  if (!usage) return undefined;
+  return costOf(target?.cost, usage, modalityOf(operation), mode === 'batch' ? (target?.batch?.priceMultiplier ?? 1) : 1);
 }
 
 /** Price of a typical item (1,000 input and 250 output tokens) for choosing the cheapest target. */
-function unitPrice(target: Target, batch: boolean): number {
-  const cost = target.cost;
-  if (!cost) return Number.MAX_VALUE;
-  const usd = (1000 * (cost.inputPerMTok ?? 0) + 250 * (cost.outputPerMTok ?? 0)) / 1e6 + (cost.perRequest ?? 0);
-  return batch ? usd * (target.batch?.priceMultiplier ?? 1) : usd;
+function unitPrice(target: Target, batch: boolean, operation: JobOperation): number {
+  return costOf(target.cost, { inputTokens: 1000, outputTokens: 250 }, modalityOf(operation), batch ? (target.batch?.priceMultiplier ?? 1) : 1) ?? Number.MAX_VALUE;
+}
+
+function modalityOf(operation: JobOperation): Modality {
+  return operation === 'embedding' ? 'embedding' : 'text';
 }
 
 function jsonBytes(value: unknown): number {

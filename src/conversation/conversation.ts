@@ -12,6 +12,7 @@
  *
  * Imports: the contracts (target, types, errors, stores/store, router/types) and this folder.
  */
+import { costOf } from '../cost.js';
 import { ContextOverflowError, InvalidRequestError, StoreError } from '../errors.js';
 import type { Plan } from '../router/types.js';
 import type { KeyValueStore } from '../stores/store.js';
@@ -115,21 +116,6 @@ export const conversationKey = (id: string): string => `conv:${id}`;
 const emptyTotals = (): UsageTotals => ({ calls: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 });
 const defaultAffinityTtlMs = 300_000;
 const summaryPrefix = 'Summary of the earlier conversation: ';
-
-/** USD of one call at a target's declared prices. */
-export function costOf(target: Target | undefined, usage: Usage | undefined): number {
-  if (!target?.cost || !usage) return 0;
-  const cost = target.cost;
-  const cached = usage.cachedInputTokens ?? 0;
-  const input = Math.max(0, (usage.inputTokens ?? 0) - cached);
-  const write = usage.cacheWriteTokens ?? 0;
-  const perMillion =
-    input * (cost.inputPerMTok ?? 0) +
-    cached * (cost.cachedInputPerMTok ?? cost.inputPerMTok ?? 0) +
-    write * Math.max(0, (cost.cacheWritePerMTok ?? cost.inputPerMTok ?? 0) - (cost.inputPerMTok ?? 0)) +
-    (usage.outputTokens ?? 0) * (cost.outputPerMTok ?? 0);
-  return perMillion / 1_000_000 + (cost.perRequest ?? 0);
-}
 
 const plain = (message: Message): Message => (message.name === undefined ? { role: message.role, content: message.content } : { role: message.role, content: message.content, name: message.name });
 
@@ -462,7 +448,7 @@ export class Conversation {
     const counter = await this.tokenCounter();
     const now = this.host.now();
     const target = turn.target;
-    const costUsd = turn.costUsd ?? costOf(target, turn.usage);
+    const costUsd = turn.costUsd ?? costOf(target?.cost, turn.usage, 'text') ?? 0;
     await this.update((record) => {
       appendMessages(
         record,

@@ -2,7 +2,7 @@
  * KV-aware conversations: prefix hashes, token counts, context fitting, cache affinity,
  * replica routing and device KV memory. See README.md in this folder.
  */
-export { Conversation, conversationKey, costOf } from './conversation.js';
+export { Conversation, conversationKey } from './conversation.js';
 export type {
   ConversationAffinity,
   ConversationHost,

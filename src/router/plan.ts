@@ -4,12 +4,13 @@
  * Pure and deterministic: data in, data out; no I/O, no clock (time comes in `request.now`).
  * Every target that cannot serve keeps its reason, so a `NoRouteError` can say what to change.
  *
- * Imports: errors.ts and target.ts/types.ts (types), conversation/kv-memory.ts, stats/prior.ts,
- * ./segments.ts, ./types.ts.
+ * Imports: errors.ts and target.ts/types.ts (types), cost.ts, conversation/kv-memory.ts,
+ * stats/prior.ts, ./segments.ts, ./types.ts.
  */
 import type { Rejection } from '../errors.js';
 import type { Modality, Segment, Target, TargetKind } from '../target.js';
 import type { Operation } from '../types.js';
+import { pricesFor } from '../cost.js';
 import { deviceMemoryHeadroom, fitsDevice, kvBytesFor } from '../conversation/kv-memory.js';
 import { priorQuantile } from '../stats/prior.js';
 import { segmentKinds } from './segments.js';
@@ -367,7 +368,7 @@ export function plan(request: PlanRequest, targets: readonly Target[], stats: Me
   const medianUsd = priceless && known > 0 ? medianKnownCost(survivors, known) : 0;
   let coldSwitchUsd = 0;
   if (warm !== undefined && prefixTokens > 0) {
-    const cost = warm.target.cost;
+    const cost = pricesFor(warm.target.cost, request.modality);
     const full = cost?.inputPerMTok;
     const cached = cost?.cachedInputPerMTok;
     if (full !== undefined && cached !== undefined && full > cached) coldSwitchUsd = (prefixTokens * (full - cached)) / 1e6;
@@ -446,7 +447,7 @@ function kvReason(target: Target, tokens: number): string {
  * rank targets by price.
  */
 function estimateCostUsd(target: Target, request: PlanRequest, segment: Segment, inputTokens: number, outputTokens: number, cachedPrefixTokens: number): number {
-  const cost = target.cost;
+  const cost = pricesFor(target.cost, request.modality);
   if (cost === undefined) return Number.NaN;
   let usd: number;
   switch (request.modality) {

@@ -258,6 +258,18 @@ describe('plan ordering', () => {
     expect(p.candidates[0].reason).toMatch(/^cheapest at \$0\.000066, p90 first token 90 ms within 2,000 ms budget$/);
   });
 
+  it('prices a modality at its own rates when a target declares them (byModality)', () => {
+    // Cheaper for chat, dearer for embeddings: each request is ranked by its own modality's prices.
+    const both = { modalities: ['text', 'embedding'] as Target['modalities'], doEmbed: method, expected: { ttftMs: 200 } };
+    const chatCheap = target('chat-cheap', 'cloud', { ...both, cost: { inputPerMTok: 0.1, outputPerMTok: 0.4, byModality: { embedding: { inputPerMTok: 0.5 } } } });
+    const embedCheap = target('embed-cheap', 'cloud', { ...both, cost: { inputPerMTok: 0.4, outputPerMTok: 1.6, byModality: { embedding: { inputPerMTok: 0.02 } } } });
+    const text = plan(request(), [embedCheap, chatCheap], new Stats());
+    expect(ids(text)).toEqual(['chat-cheap', 'embed-cheap']);
+    const embed = plan(request({ operation: 'embed', modality: 'embedding', outputTokens: 0 }), [chatCheap, embedCheap], new Stats());
+    expect(ids(embed)).toEqual(['embed-cheap', 'chat-cheap']);
+    expect(embed.candidates[0].costUsd).toBeCloseTo((1_000 * 0.02) / 1e6, 12);
+  });
+
   it('interactive: a cheap target that does not fit at p90 goes after a dearer one that does', () => {
     const stats = new Stats();
     measure(stats, 'openai:nano', 900, 2_000, 6);
