@@ -99,7 +99,11 @@ export function validateGenerate(request: GenerateRequest | StreamRequest): Mess
   }
   if (request.maxOutputTokens !== undefined) nonNegativeNumber(request.maxOutputTokens, 'maxOutputTokens', { integer: true, positive: true });
   if (request.temperature !== undefined) nonNegativeNumber(request.temperature, 'temperature');
-  if (request.topP !== undefined) nonNegativeNumber(request.topP, 'topP');
+  if (request.topP !== undefined) {
+    nonNegativeNumber(request.topP, 'topP');
+    if (request.topP > 1) throw new InvalidRequestError('topP', `must be between 0 and 1 (a probability mass); got ${request.topP}`);
+  }
+  if (request.seed !== undefined && !Number.isSafeInteger(request.seed)) throw new InvalidRequestError('seed', `must be an integer; got ${describe(request.seed)}`);
   if (request.stop !== undefined && (!Array.isArray(request.stop) || request.stop.some((s) => typeof s !== 'string'))) throw new InvalidRequestError('stop', 'must be an array of strings');
   const stream = request as StreamRequest;
   if (stream.firstTokenMs !== undefined) nonNegativeNumber(stream.firstTokenMs, 'firstTokenMs', { positive: true });

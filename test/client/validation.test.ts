@@ -38,14 +38,36 @@ const calls: Call[] = [
   ['negative maxRetries', () => client.generate({ prompt: 'x', maxRetries: -1 }), 'maxRetries'],
   ['fractional maxOutputTokens', () => client.generate({ prompt: 'x', maxOutputTokens: 1.5 }), 'maxOutputTokens'],
   ['stop not strings', () => client.generate({ prompt: 'x', stop: [1] as never }), 'stop'],
+  ['request not an object', () => client.generate(null as never), 'request'],
+  ['a message that is not an object', () => client.generate({ messages: ['hi'] as never }), 'messages[0]'],
+  ['system not a string', () => client.generate({ prompt: 'x', system: 7 as never }), 'system'],
+  ['negative temperature', () => client.generate({ prompt: 'x', temperature: -0.1 }), 'temperature'],
+  ['topP above 1', () => client.generate({ prompt: 'x', topP: 1.5 }), 'topP'],
+  ['fractional seed', () => client.generate({ prompt: 'x', seed: 4.2 }), 'seed'],
+  ['abortSignal that is not a signal', () => client.generate({ prompt: 'x', abortSignal: 'stop' as never }), 'abortSignal'],
+  ['targets not a list of ids', () => client.generate({ prompt: 'x', targets: 'm' as never }), 'targets'],
+  ['unknown preference', () => client.generate({ prompt: 'x', prefer: 'nearest' as never }), 'prefer'],
+  ['providerOptions not an object', () => client.generate({ prompt: 'x', providerOptions: 'fast' as never }), 'providerOptions'],
   ['empty embed input', () => client.embed({ input: [] }), 'input'],
   ['non-string embed item', () => client.embed({ input: ['a', 7 as never] }), 'input[1]'],
   ['embed input missing', () => client.embed({} as never), 'input'],
+  ['embed request not an object', () => client.embed(undefined as never), 'request'],
+  ['embed fractional dimensions', () => client.embed({ input: 'a', dimensions: 2.5 }), 'dimensions'],
   ['image without prompt', () => client.generateImage({ prompt: '' }), 'prompt'],
   ['image bad size', () => client.generateImage({ prompt: 'fox', size: 'huge' }), 'size'],
+  ['image zero count', () => client.generateImage({ prompt: 'fox', n: 0 }), 'n'],
   ['transcribe empty audio', () => client.transcribe({ audio: new Uint8Array(0) }), 'audio'],
   ['transcribe not bytes', () => client.transcribe({ audio: 'abc' as never }), 'audio'],
+  ['transcribe empty ArrayBuffer', () => client.transcribe({ audio: new ArrayBuffer(0) }), 'audio'],
   ['speech without text', () => client.generateSpeech({ text: '' }), 'text'],
+  ['speech request not an object', () => client.generateSpeech(null as never), 'request'],
+  [
+    'stream zero firstTokenMs',
+    async () => {
+      for await (const _ of client.stream({ prompt: 'x', firstTokenMs: 0 })) void _;
+    },
+    'firstTokenMs',
+  ],
   [
     'stream bad onStreamFailure',
     async () => {
@@ -80,7 +102,10 @@ describe('invalid calls', () => {
 
 describe('invalid clients', () => {
   const cases: [string, () => unknown, string][] = [
+    ['no options', () => createClient(undefined as never), 'options'],
     ['no targets', () => createClient({ targets: [] }), 'targets'],
+    ['a target that is not an object', () => createClient({ targets: ['openai'] as never }), 'targets[0]'],
+    ['a target without an id', () => createClient({ targets: [{ ...mockTarget(), id: '' }] }), 'targets[0].id'],
     ['a target id used twice', () => createClient({ targets: [mockTarget({ id: 'a' }), mockTarget({ id: 'a' })] }), 'targets[1].id'],
     ['a target without any do* method', () => createClient({ targets: [{ id: 'x', kind: 'cloud', modalities: ['text'] }] }), 'targets[0]'],
     ['an unknown kind', () => createClient({ targets: [{ ...mockTarget(), kind: 'edge' as never }] }), 'targets[0].kind'],
