@@ -154,6 +154,33 @@ describe('fallback across targets', () => {
     expect(client.stats.circuit('primary', now)).toBe('closed');
   });
 
+  it('a half-open circuit lets one probe through; a call meanwhile skips that target', async () => {
+    primary.script('/chat/completions', { status: 500, times: 3 });
+    let now = 1_000_000;
+    const client = createClient({
+      targets: [
+        openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast }),
+        openai({ id: 'secondary', model: 'm', baseURL: secondary.baseURL, apiKey: 'test', expected: fast }),
+      ],
+      retry: { maxRetries: 0 },
+      stats: { circuit: { cooldownMs: 5000 } },
+      clock: { now: () => now, setTimeout: (cb: () => void, ms: number) => setTimeout(cb, ms), clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>) },
+    });
+    for (let i = 0; i < 3; i++) await client.generate({ messages });
+    expect(client.stats.circuit('primary', now)).toBe('open');
+    now += 5001;
+    // The probe is slow; a second call starts while it is in flight.
+    primary.script('/chat/completions', { latencyMs: 150, times: 1 });
+    const probe = client.generate({ messages });
+    await primary.waitFor((rs) => rs.length === 4);
+    const meanwhile = await client.generate({ messages });
+    expect(meanwhile.route.target).toBe('secondary');
+    expect(meanwhile.route.attempts[0]).toMatchObject({ target: 'primary', outcome: 'skipped', message: 'circuit open' });
+    expect(primary.requests).toHaveLength(4);
+    expect((await probe).route.target).toBe('primary');
+    expect(client.stats.circuit('primary', now)).toBe('closed');
+  });
+
   it('opens the circuit at once on a 401 and never puts the key in errors or events', async () => {
     primary.script('/chat/completions', { status: 401, times: 5 });
     const client = twoTargets();

@@ -66,6 +66,22 @@ describe('hedging', () => {
     await primary.waitFor((rs) => rs[0]?.aborted === true);
   });
 
+  it('a hedge that fails first does not end the call: the slower primary still answers', async () => {
+    primary.script('/chat/completions', { latencyMs: 80, times: 1 });
+    secondary.script('/chat/completions', { status: 500, times: 1 });
+    const c = client();
+    const hedges: { winner: string }[] = [];
+    c.on('hedge', (e) => hedges.push(e));
+    const result = await c.generate({ prompt: 'patience', latency: 1000, hedge: { afterMs: 10 } });
+    expect(result.route).toMatchObject({ target: 'primary', hedged: true });
+    expect(result.text).toContain('patience');
+    expect(result.route.attempts.map((a) => [a.target, a.outcome, a.status])).toEqual([
+      ['primary', 'ok', undefined],
+      ['secondary', 'error', 500],
+    ]);
+    expect(hedges).toEqual([expect.objectContaining({ winner: 'primary' })]);
+  });
+
   it('honours an explicit hedge delay', async () => {
     primary.script('/chat/completions', { latencyMs: 400, times: 100 });
     const c = client();
