@@ -91,6 +91,12 @@ describe('factory', () => {
     expect(() => target({ model: '' })).toThrow(expect.objectContaining({ field: 'model' }));
     expect(() => target({ baseURL: [] })).toThrow(expect.objectContaining({ field: 'baseURL' }));
   });
+
+  it('refuses a base URL that is not http(s), naming which one, and an unknown kind', () => {
+    expect(() => target({ baseURL: 'ftp://files.example' })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', field: 'baseURL' }));
+    expect(() => target({ baseURL: [server.baseURL, 'localhost:8000'] })).toThrow(expect.objectContaining({ field: 'baseURL[1]' }));
+    expect(() => target({ kind: 'device' as never })).toThrow(expect.objectContaining({ field: 'kind' }));
+  });
 });
 
 describe('doGenerate', () => {
@@ -435,6 +441,25 @@ describe('other modalities', () => {
     expect(server.requests[0].body).toEqual({ model: 'tts-1', input: 'hi there', voice: 'nova', response_format: 'wav' });
     expect(result.mediaType).toBe('audio/wav');
     expect(Buffer.from(result.audio).equals(speechFor('hi there'))).toBe(true);
+  });
+
+  it('reads image URLs when the model answers with them, and fails retryably when no image came back', async () => {
+    server.script('/images/generations', { body: { created: 1, data: [{ url: 'https://images.example/fox.png' }] } });
+    const result = await target({ imageModel: 'dall-e-3' }).doImage!({ prompt: 'a fox' }, context());
+    expect(result.images).toEqual([{ url: 'https://images.example/fox.png', mediaType: 'image/png' }]);
+    server.script('/images/generations', { body: { created: 1, data: [] } });
+    expect(await failure(target({ imageModel: 'dall-e-3' }).doImage!({ prompt: 'a fox' }, context()))).toMatchObject({ name: 'ProviderError', retryable: true });
+  });
+
+  it('reads a transcription’s language and token usage (gpt-4o-transcribe style)', async () => {
+    server.script('/audio/transcriptions', { body: { text: 'bonjour', language: 'french', usage: { type: 'tokens', input_tokens: 40, output_tokens: 3, total_tokens: 43 } } });
+    const result = await target({ transcriptionModel: 'gpt-4o-transcribe' }).doTranscribe!({ audio: new Uint8Array(100) }, context());
+    expect(result).toEqual({ text: 'bonjour', language: 'french', usage: { inputTokens: 40, outputTokens: 3, totalTokens: 43 } });
+  });
+
+  it('a chat completion without any choice fails retryably (the next attempt may answer)', async () => {
+    server.script('/chat/completions', { body: { id: 'x', object: 'chat.completion', model: 'm', choices: [] } });
+    expect(await failure(target().doGenerate!(hello, context()))).toMatchObject({ name: 'ProviderError', retryable: true, target: 'openai:gpt-test' });
   });
 
   it('maps errors of every modality through the same function', async () => {

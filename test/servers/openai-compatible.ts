@@ -694,6 +694,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     const asUrl = body.response_format === 'url';
     const data = Array.from({ length: count }, () => (asUrl ? { url: `data:image/png;base64,${tinyPngBase64}` } : { b64_json: tinyPngBase64 }));
     const promptTokens = countTokens(body.prompt);
+    if (exchange.step?.body !== undefined) return sendJson(exchange, 200, exchange.step.body);
     sendJson(exchange, 200, {
       created: Math.floor(now() / 1000),
       data,
@@ -710,6 +711,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     const text = transcriptFor(file.data);
     const seconds = audioSecondsFor(file.data.length);
     const format = fields.response_format ?? 'json';
+    if (exchange.step?.body !== undefined) return sendJson(exchange, 200, exchange.step.body);
     if (format === 'text' || format === 'srt' || format === 'vtt') return sendBytes(exchange, 200, text, 'text/plain; charset=utf-8');
     if (format === 'verbose_json') {
       return sendJson(exchange, 200, {
