@@ -13,6 +13,7 @@ import { Conversation, type ConversationOptions } from './conversation/conversat
 import { ReplicaBalancer } from './conversation/replicas.js';
 import {
   type AttemptRecord,
+  DeadlineExceededError,
   InferlaneError,
   InvalidRequestError,
   NoRouteError,
@@ -103,6 +104,13 @@ export interface ClientOptions {
    * measurements) ends reuse at once; only latency figures can be this old. @default 500
    */
   planCacheMs?: number;
+  /**
+   * How long a target's `available()` probe may take, ms; one that has not answered by then (even
+   * one that ignores its signal) counts as unavailable. A first call waits for the probes at most
+   * half its budget, then plans with what is known (a target still probing is tried, and falls
+   * back at run time if it cannot serve). @default 5,000
+   */
+  availabilityTimeoutMs?: number;
   /** For tests: time and randomness. */
   clock?: Clock;
   random?: () => number;
@@ -148,6 +156,9 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private availabilityKnown = false;
   private jobsApi: Jobs | undefined;
   private readonly jobsOptions: ClientOptions['jobs'];
+  private readonly availabilityTimeoutMs: number;
+  /** Ends each probe still running (its timer cleared, its signal aborted): `close()` calls them. */
+  private readonly probesRunning = new Set<() => void>();
 
   constructor(options: ClientOptions) {
     super();
@@ -165,6 +176,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     this.idleMs = { ...defaultIdleMs, ...options.idleMs };
     this.plans = new PlanCache(this.targets, options.planCacheMs ?? defaultPlanCacheMs);
     this.jobsOptions = options.jobs;
+    this.availabilityTimeoutMs = options.availabilityTimeoutMs ?? 5_000;
+    if (!(this.availabilityTimeoutMs > 0) || !Number.isFinite(this.availabilityTimeoutMs)) {
+      throw new InvalidRequestError('availabilityTimeoutMs', `must be a positive number of ms; got ${String(options.availabilityTimeoutMs)}`);
+    }
     const random = options.random ?? Math.random;
     this.executor = new Executor({
       clock: this.clock,
@@ -355,6 +370,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   /** Closes targets (model sessions, sockets) and the store. */
   async close(): Promise<void> {
     await this.flush();
+    for (const end of [...this.probesRunning]) end();
     await Promise.all(this.targets.map((t) => t.close?.()));
     await this.store.close?.();
     this.removeAllListeners();
@@ -368,7 +384,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   // -- internals ------------------------------------------------------------------------------
 
   private async planFor(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Promise<Plan> {
-    if (!this.availabilityKnown) await this.checkAvailability();
+    if (!this.availabilityKnown) await this.availabilityWithin(budgetMs / 2);
     return this.planNow(operation, request, segment, budgetMs, inputTokens, outputTokens);
   }
 
@@ -423,20 +439,46 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     };
   }
 
-  /** Device targets report availability once, before their first plan; failures fall back at run time. */
-  private checkAvailability(): Promise<void> {
-    this.availabilityChecked ??= Promise.all(
-      this.targets
-        .filter((t) => t.available)
-        .map(async (t) => {
-          const signal = AbortSignal.timeout(5_000);
-          const availability = await t.available!(signal).catch(() => 'unavailable' as const);
-          this.stats.setAvailability(t.id, availability);
-        }),
-    ).then(() => {
+  /**
+   * Device targets report availability once, before their first plans; failures fall back at run
+   * time. A first call waits for the probes at most `ms` (part of its budget), then goes on.
+   */
+  private availabilityWithin(ms: number): Promise<void> {
+    this.availabilityChecked ??= Promise.all(this.targets.filter((t) => t.available).map((t) => this.probeAvailability(t))).then(() => {
       this.availabilityKnown = true;
     });
-    return this.availabilityChecked;
+    const checked = this.availabilityChecked;
+    return new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(resolve, ms);
+      void checked.then(() => {
+        this.clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** One target's probe: an error, or no answer within `availabilityTimeoutMs`, means unavailable. */
+  private async probeAvailability(target: Target): Promise<void> {
+    const controller = new AbortController();
+    let timer: unknown;
+    let finish!: (giveUp: boolean) => void;
+    const givenUp = new Promise<'unavailable'>((resolve) => {
+      finish = (giveUp) => {
+        this.clock.clearTimeout(timer);
+        if (giveUp) controller.abort(new DeadlineExceededError(this.availabilityTimeoutMs, { target: target.id, detail: 'available() did not answer' }));
+        resolve('unavailable');
+      };
+      timer = this.clock.setTimeout(() => finish(true), this.availabilityTimeoutMs);
+    });
+    const giveUp = () => finish(true);
+    this.probesRunning.add(giveUp);
+    try {
+      const availability = await Promise.race([Promise.resolve(target.available!(controller.signal)).catch(() => 'unavailable' as const), givenUp]);
+      this.stats.setAvailability(target.id, availability);
+    } finally {
+      this.probesRunning.delete(giveUp);
+      finish(false);
+    }
   }
 
   private runOptions(operation: Operation, request: CommonOptions, thePlan: Plan, segment: Segment, budgetMs: number, attemptsHonourSignal: RunOptions['attemptsHonourSignal']): RunOptions {
