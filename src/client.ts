@@ -108,7 +108,7 @@ export interface ClientOptions {
    * How long a target's `available()` probe may take, ms; one that has not answered by then (even
    * one that ignores its signal) counts as unavailable. A first call waits for the probes at most
    * half its budget, then plans with what is known (a target still probing is tried, and falls
-   * back at run time if it cannot serve). @default 5,000
+   * back at run time if it cannot serve); after that no call waits for them. @default 5,000
    */
   availabilityTimeoutMs?: number;
   /** For tests: time and randomness. */
@@ -154,6 +154,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private readonly plans: PlanCache;
   private availabilityChecked: Promise<void> | undefined;
   private availabilityKnown = false;
+  /** A call already waited out the probes: later calls plan with what is known, without waiting. */
+  private probesOverdue = false;
   private jobsApi: Jobs | undefined;
   private readonly jobsOptions: ClientOptions['jobs'];
   private readonly availabilityTimeoutMs: number;
@@ -384,7 +386,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   // -- internals ------------------------------------------------------------------------------
 
   private async planFor(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Promise<Plan> {
-    if (!this.availabilityKnown) await this.availabilityWithin(budgetMs / 2);
+    if (!this.availabilityKnown && !this.probesOverdue) await this.availabilityWithin(budgetMs / 2);
     return this.planNow(operation, request, segment, budgetMs, inputTokens, outputTokens);
   }
 
@@ -449,7 +451,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     });
     const checked = this.availabilityChecked;
     return new Promise<void>((resolve) => {
-      const timer = this.clock.setTimeout(resolve, ms);
+      const timer = this.clock.setTimeout(() => {
+        this.probesOverdue = true;
+        resolve();
+      }, ms);
       void checked.then(() => {
         this.clock.clearTimeout(timer);
         resolve();

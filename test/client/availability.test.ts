@@ -47,11 +47,25 @@ describe('availability probes', () => {
 
   it('a probe that never answers (and ignores its signal) does not hold the first call past half its budget', async () => {
     const device = textTarget('device', 'device', never);
-    const client = createClient({ targets: [device, textTarget('cloud', 'cloud')], availabilityTimeoutMs: 60_000 });
+    // The client's clock, watched: which timers it sets.
+    const timers: number[] = [];
+    const clock = {
+      now: () => Date.now(),
+      setTimeout: (callback: () => void, ms: number) => {
+        timers.push(ms);
+        return setTimeout(callback, ms);
+      },
+      clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    };
+    const client = createClient({ targets: [device, textTarget('cloud', 'cloud')], availabilityTimeoutMs: 60_000, clock });
     // Not known yet: the device is tried, and it answers (a probe's silence is not a failure).
     const result = await client.generate({ prompt: 'hi', latency: 100 });
     expect(result.route.target).toBe('device');
     expect(device.probeSignal?.aborted).toBe(false);
+    expect(timers).toContain(50); // the wait: half the budget
+    // Later calls do not wait again while the probe is still out.
+    expect((await client.generate({ prompt: 'again', latency: 1_500 })).route.target).toBe('device');
+    expect(timers).not.toContain(750);
     // Closing the client ends the probe still running (no timer outlives the client).
     await client.close();
     expect(device.probeSignal?.aborted).toBe(true);
