@@ -54,8 +54,11 @@ export interface MockTarget extends Target {
   readonly calls: RecordedCall[];
 }
 
+const abortError = () => Object.assign(new Error('aborted'), { name: 'AbortError' });
+
 function wait(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return signal.aborted ? Promise.reject(signal.reason) : Promise.resolve();
+  if (signal.aborted) return Promise.reject(abortError());
+  if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);
@@ -63,7 +66,7 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+      reject(abortError());
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
@@ -117,7 +120,7 @@ export function mockTarget(options: MockTargetOptions = {}): MockTarget {
             ])
           : await resolveBehaviour(options.stream, () => [], call, ctx, index);
       for (const part of parts) {
-        if (ctx.signal.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+        if (ctx.signal.aborted) throw abortError();
         yield part;
       }
     },
