@@ -114,6 +114,32 @@ describe('Jobs over the openai adapter and the local Batch API', () => {
     expect(results.filter((result) => !result.ok).every((result) => ['cancelled', 'batch_cancelled'].includes(result.error!.code) || result.error!.code.length > 0)).toBe(true);
   });
 
+  it('a refused upload: submit rejects naming the saved job, resume() submits it later, and no item is lost', async () => {
+    const jobs = makeJobs([batchTarget()]);
+    const before = batchCreates();
+    server.script('/files', { status: 500, times: 1 });
+    const error = await jobs.submit(items(6)).then(
+      () => undefined,
+      (thrown: { code?: string; message: string }) => thrown,
+    );
+    expect(error).toMatchObject({ code: 'JOB_ERROR' });
+    expect(error!.message).toContain('jobs.resume() retries it');
+    expect(error!.message).not.toContain('sk-test-batch-key-000');
+    // The job was written before the provider was called: it is there, queued, with nothing sent.
+    const [saved] = await jobs.list();
+    expect(saved).toMatchObject({ status: 'queued', counts: { total: 6 } });
+    expect(error!.message).toContain(saved.id);
+    expect(batchCreates()).toBe(before);
+    // The provider is back: resume() submits the part (once) and the job completes.
+    const [handle] = await jobs.resume();
+    expect(handle.id).toBe(saved.id);
+    expect(batchCreates() - before).toBe(1);
+    const info = await handle.wait({ pollIntervalMs: 1 });
+    expect(info).toMatchObject({ status: 'completed', counts: { total: 6, completed: 6, failed: 0 } });
+    const results = await collect(handle.results());
+    expect(results.map((result) => result.id).sort()).toEqual(items(6).map((item) => item.id).sort());
+  });
+
   it('without a batch endpoint the job runs online through the target and reads the same way', async () => {
     const cloud = openai({ model: 'gpt-4.1-mini', baseURL: server.baseURL, apiKey: 'sk-test-online-key-00' });
     expect(cloud.batch).toBeUndefined();
