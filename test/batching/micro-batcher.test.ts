@@ -314,6 +314,22 @@ describe('MicroBatcher embed', () => {
     expect((await relaxed).batch.reason).toBe('deadline');
   });
 
+  it('an urgent caller that joins an identical waiting input pulls its flush forward', async () => {
+    const { target, calls } = embeddingTarget({ microBatch: { maxWaitMs: 200 }, totalMs: 20 });
+    const { batcher, events } = batcherWithEvents();
+    const start = Date.now();
+    const relaxed = batcher.embed(target, ['same'], {}, enqueueOptions({ budgetMs: 2_000 }));
+    const urgent = batcher.embed(target, ['same'], {}, enqueueOptions({ budgetMs: 50 }));
+    expect(batcher.pending()).toBe(1);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ inputs: ['same'] });
+    expect(calls[0].at - start).toBe(30);
+    expect(events[0]).toMatchObject({ reason: 'deadline', size: 1 });
+    expect((await urgent).embeddings).toEqual([vectorOf('same')]);
+    expect((await relaxed).embeddings).toEqual([vectorOf('same')]);
+  });
+
   it('uses the injected service-time prediction over the target\'s prior', async () => {
     const { target, calls } = embeddingTarget({ microBatch: { maxWaitMs: 200 }, totalMs: 20 });
     const { batcher } = batcherWithEvents({ predictServiceMs: () => 40 });
