@@ -41,6 +41,19 @@ function twoTargets(extra: { retry?: { initialDelayMs?: number; maxDelayMs?: num
 
 const messages = [{ role: 'user' as const, content: 'hello there' }];
 
+/** Two targets, no retries, a 5 s circuit cooldown, and a clock whose `now` the test moves. */
+function circuitClient(time: { now: number }) {
+  return createClient({
+    targets: [
+      openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast }),
+      openai({ id: 'secondary', model: 'm', baseURL: secondary.baseURL, apiKey: 'test', expected: fast }),
+    ],
+    retry: { maxRetries: 0 },
+    stats: { circuit: { cooldownMs: 5000 } },
+    clock: { now: () => time.now, setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms), clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>) },
+  });
+}
+
 describe('fallback across targets', () => {
   it('retries 500s on the primary, then answers from the secondary', async () => {
     primary.script('/chat/completions', { status: 500, times: 10 });
@@ -124,51 +137,28 @@ describe('fallback across targets', () => {
 
   it('opens the circuit after repeated failures and half-opens after the cooldown', async () => {
     primary.script('/chat/completions', { status: 500, times: 100 });
-    let now = 1_000_000;
-    const client = createClient({
-      targets: [
-        openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast }),
-        openai({ id: 'secondary', model: 'm', baseURL: secondary.baseURL, apiKey: 'test', expected: fast }),
-      ],
-      retry: { maxRetries: 0 },
-      stats: { circuit: { cooldownMs: 5000 } },
-      clock: {
-        now: () => now,
-        setTimeout: (cb, ms) => {
-          const handle = setTimeout(cb, ms);
-          return handle;
-        },
-        clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-      },
-    } as Parameters<typeof createClient>[0]);
+    const time = { now: 1_000_000 };
+    const client = circuitClient(time);
     for (let i = 0; i < 3; i++) expect((await client.generate({ messages })).route.target).toBe('secondary');
     expect(primary.requests).toHaveLength(3);
     const open = await client.generate({ messages });
     expect(open.route.attempts.map((a) => a.target)).toEqual(['secondary']);
     expect(primary.requests).toHaveLength(3);
     expect(client.explain({ messages }).rejected).toEqual([expect.objectContaining({ target: 'primary', code: 'circuit-open' })]);
-    now += 5001; // cooldown over: one probe
+    time.now += 5001; // cooldown over: one probe
     primary.reset();
     const probe = await client.generate({ messages });
     expect(probe.route.target).toBe('primary');
-    expect(client.stats.circuit('primary', now)).toBe('closed');
+    expect(client.stats.circuit('primary', time.now)).toBe('closed');
   });
 
   it('a half-open circuit lets one probe through; a call meanwhile skips that target', async () => {
     primary.script('/chat/completions', { status: 500, times: 3 });
-    let now = 1_000_000;
-    const client = createClient({
-      targets: [
-        openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast }),
-        openai({ id: 'secondary', model: 'm', baseURL: secondary.baseURL, apiKey: 'test', expected: fast }),
-      ],
-      retry: { maxRetries: 0 },
-      stats: { circuit: { cooldownMs: 5000 } },
-      clock: { now: () => now, setTimeout: (cb: () => void, ms: number) => setTimeout(cb, ms), clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>) },
-    });
+    const time = { now: 1_000_000 };
+    const client = circuitClient(time);
     for (let i = 0; i < 3; i++) await client.generate({ messages });
-    expect(client.stats.circuit('primary', now)).toBe('open');
-    now += 5001;
+    expect(client.stats.circuit('primary', time.now)).toBe('open');
+    time.now += 5001;
     // The probe is slow; a second call starts while it is in flight.
     primary.script('/chat/completions', { latencyMs: 150, times: 1 });
     const probe = client.generate({ messages });
@@ -178,7 +168,7 @@ describe('fallback across targets', () => {
     expect(meanwhile.route.attempts[0]).toMatchObject({ target: 'primary', outcome: 'skipped', message: 'circuit open' });
     expect(primary.requests).toHaveLength(4);
     expect((await probe).route.target).toBe('primary');
-    expect(client.stats.circuit('primary', now)).toBe('closed');
+    expect(client.stats.circuit('primary', time.now)).toBe('closed');
   });
 
   it('opens the circuit at once on a 401 and never puts the key in errors or events', async () => {
