@@ -10,7 +10,7 @@
  * Per attempt, the executor calls the hints' `prepare(target)`: the history fitted to THAT
  * target's window, its prompt cache key or breakpoints, and a replica; then `settle()`.
  *
- * Imports: the contracts (target, types, errors, stores/store, router/types) and this folder.
+ * Imports: the contracts (target, types, errors, stores/store, router/types), cost.ts and this folder.
  */
 import { costOf } from '../cost.js';
 import { ContextOverflowError, InvalidRequestError, StoreError } from '../errors.js';
