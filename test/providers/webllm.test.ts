@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AbortedError, InvalidRequestError, TargetUnavailableError } from '../../src/errors.js';
+import { createClient } from '../../src/index.js';
 import type { CallContext, ModelProgressEvent, StreamPart } from '../../src/target.js';
 import { webllm, type WebLLMChunk, type WebLLMEngine, type WebLLMEngineFactory } from '../../providers/webllm/index.js';
 
@@ -129,6 +130,21 @@ describe('webllm target', () => {
     expect(engine.interrupts()).toBeGreaterThanOrEqual(1);
     // The engine is free for the next call.
     expect((await target.doGenerate!(ask, context())).text).toBe('one two three four');
+  });
+
+  it('through the client: a caller that breaks out of a stream frees the engine for the next call', async () => {
+    // The adapter holds the engine for a whole stream and frees it in its `finally`; the client
+    // must close the adapter's stream when its caller stops reading, or every later call waits.
+    const engine = standIn('one two three four');
+    const target = webllm({ model: 'm', createEngine: engine.factory, hasWebGPU: () => true });
+    const client = createClient({ targets: [target] });
+    for await (const part of client.stream({ prompt: 'Hi' })) {
+      if (part.type === 'text-delta') break;
+    }
+    expect(engine.interrupts()).toBeGreaterThanOrEqual(1);
+    const next = await client.generate({ prompt: 'Hi again' });
+    expect(next.text).toBe('one two three four');
+    await client.close();
   });
 
   it('runs one generation at a time', async () => {
