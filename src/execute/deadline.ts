@@ -35,9 +35,16 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): a longer one would fire after
+ * 1 ms (and print a TimeoutOverflowWarning). The system clock caps its timers here; a deadline
+ * further away re-arms until it is really due.
+ */
+export const maxTimerMs = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, maxTimerMs)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
@@ -50,7 +57,7 @@ export class CallDeadline implements Deadline {
   readonly at: number;
   private readonly controller = new AbortController();
   private why: AbortCause | undefined;
-  private readonly timer: unknown;
+  private timer: unknown;
   private readonly onParentAbort: (() => void) | undefined;
 
   constructor(
@@ -60,7 +67,7 @@ export class CallDeadline implements Deadline {
   ) {
     this.signal = this.controller.signal;
     this.at = clock.now() + budgetMs;
-    this.timer = clock.setTimeout(() => this.abort('deadline'), Math.max(0, budgetMs));
+    this.timer = budgetMs > maxTimerMs ? clock.setTimeout(() => this.rearm(), maxTimerMs) : clock.setTimeout(() => this.abort('deadline'), Math.max(0, budgetMs));
     if (parent?.aborted) this.abort('caller');
     else if (parent) {
       this.onParentAbort = () => this.abort('caller');
@@ -84,6 +91,12 @@ export class CallDeadline implements Deadline {
 
   disarm(): void {
     this.clock.clearTimeout(this.timer);
+  }
+
+  /** A budget longer than one timer can wait (`maxTimerMs`): wait again until it is due. */
+  private rearm(): void {
+    const left = this.at - this.clock.now();
+    this.timer = left > maxTimerMs ? this.clock.setTimeout(() => this.rearm(), maxTimerMs) : this.clock.setTimeout(() => this.abort('deadline'), Math.max(0, left));
   }
 
   dispose(): void {
