@@ -6,12 +6,13 @@
  * through the client's executor (`runOnline`), at low concurrency, behind the same API.
  *
  * No timers run when nobody waits: polling happens only inside `wait()`.
- * Imports: target.ts, errors.ts, tokens.ts, cost.ts, stores/store.ts, jobs-types.ts.
+ * Imports: target.ts, errors.ts, tokens.ts, cost.ts, timers.ts, stores/store.ts, jobs-types.ts.
  */
 import { costOf } from '../cost.js';
 import { AbortedError, InvalidRequestError, JobError, NoRouteError, type Rejection, toInferlaneError } from '../errors.js';
 import type { KeyValueStore } from '../stores/store.js';
 import type { BatchCounts, BatchItem, BatchItemResult, BatchStatus, Message, Modality, ProviderBatch, Target, TextCall, Usage } from '../target.js';
+import { maxTimerMs } from '../timers.js';
 import { estimateTokens } from '../tokens.js';
 import {
   type JobHandle,
@@ -966,7 +967,7 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, maxTimerMs));
     // Not unref'd: someone awaits this wait (a script calling `jobs.wait()` must not exit
     // mid-poll). It is cleared when the wait ends, so it never outlives its caller.
     const onAbort = () => {

@@ -4,7 +4,7 @@
  *
  * Owns: per-(target, operation, options) queues, flush triggers, per-target concurrency,
  * dedupe of identical in-flight inputs, bisection of poisoned batches.
- * Imports: target.ts, errors.ts, tokens.ts, the batcher's type contract, p-queue.
+ * Imports: target.ts, errors.ts, tokens.ts, timers.ts, the batcher's type contract, p-queue.
  */
 import PQueue from 'p-queue';
 import {
@@ -17,6 +17,7 @@ import {
   toInferlaneError,
 } from '../errors.js';
 import type { EmbedResult, MicroBatchSettings, Segment, Target, TextCall, TextResult, Usage } from '../target.js';
+import { maxTimerMs } from '../timers.js';
 import { estimateTokens, messageOverheadTokens } from '../tokens.js';
 import type {
   BatchFlushEvent,
@@ -44,9 +45,6 @@ export type ResolvedMicroBatchSettings = Required<MicroBatchSettings>;
  * token) undercounts text that is not English, and an over-limit batch fails as a whole.
  */
 const defaultMaxBatchTokens = 250_000;
-
-/** Longest delay `setTimeout` takes without firing at once (2^31 - 1 ms). */
-const maxTimerMs = 2_147_483_647;
 
 /** Predicted service time of one batch when neither stats nor the target's prior know, ms. */
 const defaultServiceMs = 50;

@@ -8,6 +8,8 @@
  * keeps serverless processes and test runners free of stray timers.
  */
 
+import { maxTimerMs } from '../timers.js';
+
 export type AbortCause = 'deadline' | 'caller' | 'hedge-lost' | 'stream-timeout' | 'done';
 
 export interface Deadline {
@@ -35,13 +37,7 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/**
- * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): a longer one would fire after
- * 1 ms (and print a TimeoutOverflowWarning). The system clock caps its timers here; a deadline
- * further away re-arms until it is really due.
- */
-export const maxTimerMs = 2 ** 31 - 1;
-
+/** Timers capped at `maxTimerMs` (a longer one would fire after 1 ms); a deadline further away re-arms. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, maxTimerMs)),

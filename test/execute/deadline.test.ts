@@ -4,7 +4,8 @@
  * the system clock never hands Node a longer delay.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CallDeadline, maxTimerMs, type Clock } from '../../src/execute/deadline.js';
+import { CallDeadline, type Clock } from '../../src/execute/deadline.js';
+import { maxTimerMs } from '../../src/timers.js';
 import { createClient } from '../../src/index.js';
 import { mockTarget } from '../../src/testing.js';
 import { collect } from '../helpers/async.js';
