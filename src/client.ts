@@ -66,7 +66,7 @@ import type {
   TranscribeResponse,
 } from './types.js';
 import { operationModality } from './types.js';
-import { validateEmbed, validateGenerate, validateImage, validateSpeech, validateTargets, validateTranscribe } from './validate.js';
+import { validateClientOptions, validateEmbed, validateGenerate, validateImage, validateSpeech, validateTargets, validateTranscribe } from './validate.js';
 
 export interface ClientOptions {
   /** Where requests may go. Order is the tie-break between equal candidates. */
@@ -166,6 +166,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     super();
     if (typeof options !== 'object' || options === null) throw new InvalidRequestError('options', 'createClient needs an options object with targets');
     validateTargets(options.targets);
+    validateClientOptions(options as unknown as Record<string, unknown>);
     this.targets = Object.freeze([...options.targets]);
     this.byId = new Map(this.targets.map((t) => [t.id, t]));
     this.store = options.store ?? memoryStore();
@@ -179,9 +180,6 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     this.plans = new PlanCache(this.targets, options.planCacheMs ?? defaultPlanCacheMs);
     this.jobsOptions = options.jobs;
     this.availabilityTimeoutMs = options.availabilityTimeoutMs ?? 5_000;
-    if (!(this.availabilityTimeoutMs > 0) || !Number.isFinite(this.availabilityTimeoutMs)) {
-      throw new InvalidRequestError('availabilityTimeoutMs', `must be a positive number of ms; got ${String(options.availabilityTimeoutMs)}`);
-    }
     const random = options.random ?? Math.random;
     this.executor = new Executor({
       clock: this.clock,

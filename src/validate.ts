@@ -175,3 +175,85 @@ export function validateTargets(targets: unknown): asserts targets is Target[] {
     if (!hasMethod) throw new InvalidRequestError(field, `target '${target.id}' implements no do* method and no batch endpoint`);
   });
 }
+
+const segments = new Set(['realtime', 'interactive', 'batch']);
+
+function fraction(value: unknown, field: string, options: { open?: boolean } = {}): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1) || (options.open && (value === 0 || value === 1))) {
+    throw new InvalidRequestError(field, `must be a number ${options.open ? 'between 0 and 1, exclusive' : 'from 0 to 1'}; got ${describe(value)}`);
+  }
+}
+
+function section(value: unknown, field: string): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) throw new InvalidRequestError(field, `must be an object; got ${describe(value)}`);
+  return value;
+}
+
+/**
+ * Checks createClient's settings other than its targets (`validateTargets`): every number a
+ * timer, a retry or a breaker depends on (a NaN idle limit would spin a timer every
+ * millisecond), and the names of segments and runtimes.
+ */
+export function validateClientOptions(options: Record<string, unknown>): void {
+  const retry = section(options.retry, 'retry');
+  if (retry) {
+    nonNegativeNumber(retry.maxRetries, 'retry.maxRetries', { integer: true });
+    for (const key of ['initialDelayMs', 'maxDelayMs', 'maxRetryAfterMs']) nonNegativeNumber(retry[key], `retry.${key}`);
+  }
+  const hedge = section(options.hedge, 'hedge');
+  if (hedge) {
+    fraction(hedge.ratio, 'hedge.ratio');
+    nonNegativeNumber(hedge.burst, 'hedge.burst');
+    fraction(hedge.quantile, 'hedge.quantile', { open: true });
+    if (hedge.segments !== undefined && (!Array.isArray(hedge.segments) || hedge.segments.some((s) => !segments.has(s as string)))) {
+      throw new InvalidRequestError('hedge.segments', 'must list segments: realtime, interactive, batch');
+    }
+  }
+  const stats = section(options.stats, 'stats');
+  if (stats) {
+    nonNegativeNumber(stats.halfLifeMs, 'stats.halfLifeMs', { positive: true });
+    nonNegativeNumber(stats.minSamples, 'stats.minSamples', { integer: true, positive: true });
+    const circuit = section(stats.circuit, 'stats.circuit');
+    if (circuit) {
+      for (const key of ['consecutiveFailures', 'windowSize', 'minCalls']) nonNegativeNumber(circuit[key], `stats.circuit.${key}`, { integer: true, positive: true });
+      fraction(circuit.failureRatio, 'stats.circuit.failureRatio');
+      for (const key of ['cooldownMs', 'maxCooldownMs']) nonNegativeNumber(circuit[key], `stats.circuit.${key}`);
+    }
+  }
+  const jobs = section(options.jobs, 'jobs');
+  if (jobs) {
+    nonNegativeNumber(jobs.pollIntervalMs, 'jobs.pollIntervalMs', { positive: true });
+    nonNegativeNumber(jobs.maxPollIntervalMs, 'jobs.maxPollIntervalMs', { positive: true });
+    nonNegativeNumber(jobs.onlineConcurrency, 'jobs.onlineConcurrency', { integer: true, positive: true });
+  }
+  const idle = section(options.idleMs, 'idleMs');
+  if (idle) {
+    for (const [segment, value] of Object.entries(idle)) {
+      if (!segments.has(segment)) throw new InvalidRequestError(`idleMs.${segment}`, 'is not a segment (realtime, interactive, batch)');
+      nonNegativeNumber(value, `idleMs.${segment}`, { positive: true });
+    }
+  }
+  if (options.microBatch !== undefined && options.microBatch !== false) {
+    const batch = section(options.microBatch, 'microBatch')!;
+    for (const key of ['maxBatchSize', 'maxBatchTokens', 'concurrency', 'maxQueue']) nonNegativeNumber(batch[key], `microBatch.${key}`, { integer: true, positive: true });
+    nonNegativeNumber(batch.maxWaitMs, 'microBatch.maxWaitMs');
+    if (batch.whenFull !== undefined && batch.whenFull !== 'wait' && batch.whenFull !== 'reject') {
+      throw new InvalidRequestError('microBatch.whenFull', `must be 'wait' or 'reject'; got ${describe(batch.whenFull)}`);
+    }
+  }
+  nonNegativeNumber(options.planCacheMs, 'planCacheMs');
+  nonNegativeNumber(options.availabilityTimeoutMs, 'availabilityTimeoutMs', { positive: true });
+  if (options.runtime !== undefined && options.runtime !== 'server' && options.runtime !== 'serverless' && options.runtime !== 'browser') {
+    throw new InvalidRequestError('runtime', `must be 'server', 'serverless' or 'browser'; got ${describe(options.runtime)}`);
+  }
+  const store = options.store;
+  if (store !== undefined && !(isObject(store) && ['get', 'set', 'compareAndSet', 'delete', 'append', 'range', 'list'].every((name) => typeof store[name] === 'function'))) {
+    throw new InvalidRequestError('store', 'must implement the KeyValueStore contract (get, set, compareAndSet, delete, append, range, list)');
+  }
+  const clock = options.clock;
+  if (clock !== undefined && !(isObject(clock) && ['now', 'setTimeout', 'clearTimeout'].every((name) => typeof clock[name] === 'function'))) {
+    throw new InvalidRequestError('clock', 'must have now, setTimeout and clearTimeout');
+  }
+}
