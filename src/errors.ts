@@ -210,6 +210,11 @@ export class QueueFullError extends InferlaneError {
 }
 
 export class StoreError extends InferlaneError {
+  /**
+   * What could not be saved, when something was produced before the write failed: a
+   * conversation's answer (the `send()` result) whose turn is not in the history.
+   */
+  unsaved?: unknown;
   constructor(message: string, options: InferlaneErrorOptions = {}) {
     super('STORE_ERROR', message, { retryable: true, ...options });
     this.name = 'StoreError';

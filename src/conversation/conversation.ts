@@ -13,7 +13,7 @@
  * Imports: the contracts (target, types, errors, stores/store, router/types), cost.ts and this folder.
  */
 import { costOf } from '../cost.js';
-import { ContextOverflowError, InvalidRequestError, StoreError } from '../errors.js';
+import { ContextOverflowError, InferlaneError, InvalidRequestError, StoreError } from '../errors.js';
 import type { Plan } from '../router/types.js';
 import type { KeyValueStore } from '../stores/store.js';
 import type { Message, StreamPart, Target, Usage } from '../target.js';
@@ -272,16 +272,23 @@ export class Conversation {
       release();
     }
     const target = this.targetById(result.route.target) ?? state.lastOk?.target ?? state.lastPrepared?.target;
-    await this.recordTurn({
-      user,
-      answer: result.text,
-      target,
-      replica: result.route.replica ?? state.lastOk?.replica,
-      usage: result.usage ?? result.route.usage,
-      costUsd: result.route.costUsd,
-      promptTokens: state.lastPrepared?.tokens,
-      summaries,
-    });
+    try {
+      await this.recordTurn({
+        user,
+        answer: result.text,
+        target,
+        replica: result.route.replica ?? state.lastOk?.replica,
+        usage: result.usage ?? result.route.usage,
+        costUsd: result.route.costUsd,
+        promptTokens: state.lastPrepared?.tokens,
+        summaries,
+      });
+    } catch (error) {
+      // The answer arrived (and was paid for) but its turn could not be written: it travels
+      // with the error instead of being lost; the history does not hold it.
+      if (InferlaneError.isInstance(error) && error.code === 'STORE_ERROR') (error as StoreError).unsaved = result;
+      throw error;
+    }
     return result;
   }
 

@@ -7,7 +7,7 @@
  * does: the store contract is the edge; the client and the conversation are real.
  */
 import { describe, expect, it } from 'vitest';
-import { createClient, InferlaneError } from '../../src/index.js';
+import { createClient, InferlaneError, type StoreError } from '../../src/index.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { KeyValueStore } from '../../src/stores/store.js';
 import { mockTarget } from '../../src/testing.js';
@@ -65,7 +65,7 @@ describe('a conversation whose store fails', () => {
     expect(target.calls).toHaveLength(1);
   });
 
-  it('a write that fails after the answer is a STORE_ERROR (the turn is not silently lost)', async () => {
+  it('a write that fails after the answer is a STORE_ERROR that carries the answer', async () => {
     let writes = 0;
     const store = failing({
       compareAndSet: async () => {
@@ -77,6 +77,8 @@ describe('a conversation whose store fails', () => {
     const error = await storeError(chat.send('hello'));
     expect(error.message).toContain("writing conversation 'user-9' failed");
     expect(writes).toBe(1);
+    // The answer came back and was paid for: it travels with the error.
+    expect((error as StoreError).unsaved).toMatchObject({ text: 'echo: hello', route: { target: 'mock' } });
   });
 
   it('writes that keep conflicting end after maxWriteAttempts with a STORE_ERROR saying so', async () => {
