@@ -173,7 +173,47 @@ export function validateTargets(targets: unknown): asserts targets is Target[] {
     }
     const hasMethod = operationMethods.some((name) => typeof target[name] === 'function') || isObject(target.batch);
     if (!hasMethod) throw new InvalidRequestError(field, `target '${target.id}' implements no do* method and no batch endpoint`);
+    validateTargetFigures(target, field);
   });
+}
+
+const priceKeys = ['inputPerMTok', 'cachedInputPerMTok', 'cacheWritePerMTok', 'outputPerMTok', 'perImage', 'perSecondAudio', 'perRequest'];
+
+/** The numbers a target declares (prices, priors, limits, KV geometry, batching): the router and the timers read them. */
+function validateTargetFigures(target: Record<string, unknown>, field: string): void {
+  const cost = section(target.cost, `${field}.cost`);
+  if (cost) {
+    for (const key of priceKeys) nonNegativeNumber(cost[key], `${field}.cost.${key}`);
+    const byModality = section(cost.byModality, `${field}.cost.byModality`);
+    for (const [modality, prices] of Object.entries(byModality ?? {})) {
+      if (!modalities.has(modality)) throw new InvalidRequestError(`${field}.cost.byModality.${modality}`, 'is not a modality');
+      const table = section(prices, `${field}.cost.byModality.${modality}`)!;
+      for (const key of priceKeys) nonNegativeNumber(table[key], `${field}.cost.byModality.${modality}.${key}`);
+    }
+  }
+  const expected = section(target.expected, `${field}.expected`);
+  if (expected) for (const key of ['ttftMs', 'totalMs']) nonNegativeNumber(expected[key], `${field}.expected.${key}`);
+  const limits = section(target.limits, `${field}.limits`);
+  if (limits) for (const key of ['contextTokens', 'maxBatchSize', 'maxBatchTokens', 'maxInputTokens']) nonNegativeNumber(limits[key], `${field}.limits.${key}`, { integer: true, positive: true });
+  const kv = section(target.kv, `${field}.kv`);
+  if (kv) {
+    for (const key of ['layers', 'kvHeads', 'headDim', 'bytesPerValue', 'memoryBudgetBytes']) {
+      if (kv[key] === undefined) throw new InvalidRequestError(`${field}.kv.${key}`, 'is required for a KV geometry');
+      nonNegativeNumber(kv[key], `${field}.kv.${key}`, { positive: true });
+    }
+    nonNegativeNumber(kv.weightsBytes, `${field}.kv.weightsBytes`);
+    nonNegativeNumber(kv.slidingWindow, `${field}.kv.slidingWindow`, { integer: true, positive: true });
+  }
+  if (target.microBatch !== undefined) validateMicroBatch(target.microBatch, `${field}.microBatch`);
+}
+
+function validateMicroBatch(value: unknown, field: string): void {
+  const batch = section(value, field)!;
+  for (const key of ['maxBatchSize', 'maxBatchTokens', 'concurrency', 'maxQueue']) nonNegativeNumber(batch[key], `${field}.${key}`, { integer: true, positive: true });
+  nonNegativeNumber(batch.maxWaitMs, `${field}.maxWaitMs`);
+  if (batch.whenFull !== undefined && batch.whenFull !== 'wait' && batch.whenFull !== 'reject') {
+    throw new InvalidRequestError(`${field}.whenFull`, `must be 'wait' or 'reject'; got ${describe(batch.whenFull)}`);
+  }
 }
 
 const segments = new Set(['realtime', 'interactive', 'batch']);
@@ -235,14 +275,7 @@ export function validateClientOptions(options: Record<string, unknown>): void {
       nonNegativeNumber(value, `idleMs.${segment}`, { positive: true });
     }
   }
-  if (options.microBatch !== undefined && options.microBatch !== false) {
-    const batch = section(options.microBatch, 'microBatch')!;
-    for (const key of ['maxBatchSize', 'maxBatchTokens', 'concurrency', 'maxQueue']) nonNegativeNumber(batch[key], `microBatch.${key}`, { integer: true, positive: true });
-    nonNegativeNumber(batch.maxWaitMs, 'microBatch.maxWaitMs');
-    if (batch.whenFull !== undefined && batch.whenFull !== 'wait' && batch.whenFull !== 'reject') {
-      throw new InvalidRequestError('microBatch.whenFull', `must be 'wait' or 'reject'; got ${describe(batch.whenFull)}`);
-    }
-  }
+  if (options.microBatch !== undefined && options.microBatch !== false) validateMicroBatch(options.microBatch, 'microBatch');
   nonNegativeNumber(options.planCacheMs, 'planCacheMs');
   nonNegativeNumber(options.availabilityTimeoutMs, 'availabilityTimeoutMs', { positive: true });
   if (options.runtime !== undefined && options.runtime !== 'server' && options.runtime !== 'serverless' && options.runtime !== 'browser') {

@@ -25,11 +25,12 @@ afterEach(() => {
   secondary.reset();
 });
 
-function client(options: { hedgeRatio?: number; burst?: number } = {}) {
+function client(options: { hedgeRatio?: number; burst?: number; ttftMs?: number } = {}) {
+  const expected = { ttftMs: options.ttftMs ?? 15, totalMs: 40 };
   return createClient({
     targets: [
-      openai({ id: 'primary', model: 'm', kind: 'realtime', baseURL: primary.baseURL, apiKey: 'test', expected: { ttftMs: 15, totalMs: 40 } }),
-      openai({ id: 'secondary', model: 'm', kind: 'realtime', baseURL: secondary.baseURL, apiKey: 'test', expected: { ttftMs: 15, totalMs: 40 } }),
+      openai({ id: 'primary', model: 'm', kind: 'realtime', baseURL: primary.baseURL, apiKey: 'test', expected }),
+      openai({ id: 'secondary', model: 'm', kind: 'realtime', baseURL: secondary.baseURL, apiKey: 'test', expected }),
     ],
     hedge: { ratio: options.hedgeRatio ?? 0.05, burst: options.burst ?? 2 },
     retry: { initialDelayMs: 5, maxDelayMs: 10 },
@@ -47,7 +48,9 @@ async function collect(parts: AsyncIterable<ClientStreamPart>) {
 describe('hedging', () => {
   it('hedges a slow primary; the hedge wins and the loser connection closes', async () => {
     primary.script('/chat/completions', { latencyMs: 400, times: 100 });
-    const c = client();
+    // A 5 ms prior: the hedge starts after ~10 ms, well inside the primary's share of the 90 ms
+    // budget, so the hedge wins before that share runs out even on a loaded machine.
+    const c = client({ ttftMs: 5 });
     const hedges: { winner: string }[] = [];
     c.on('hedge', (e) => hedges.push(e));
     const { text, route } = await collect(c.stream({ prompt: 'quick answer', latency: 90 }));
