@@ -171,3 +171,33 @@ describe('targets that honour their signal (no guards)', () => {
     expect(sawAbort).toBe(true);
   });
 });
+
+describe('a signal that is already aborted', () => {
+  it('ends every kind of call at once with ABORTED, before any target is called', async () => {
+    let calls = 0;
+    const counting: Target = {
+      id: 'counting',
+      kind: 'cloud',
+      modalities: ['text', 'embedding'],
+      honoursAbort: true,
+      async doGenerate() {
+        calls++;
+        return { text: 'never', finishReason: 'stop' };
+      },
+      async *doStream() {
+        calls++;
+        yield { type: 'text-delta', text: 'never' };
+      },
+      async doEmbed(call) {
+        calls++;
+        return { embeddings: call.inputs.map(() => [1]) };
+      },
+    };
+    const client = createClient({ targets: [counting] });
+    const abortSignal = AbortSignal.abort();
+    expect((await failure(client.generate({ prompt: 'x', abortSignal }))).code).toBe('ABORTED');
+    expect((await failure(collect(client.stream({ prompt: 'x', abortSignal })))).code).toBe('ABORTED');
+    expect((await failure(client.embed({ input: 'x', abortSignal }))).code).toBe('ABORTED');
+    expect(calls).toBe(0);
+  });
+});
