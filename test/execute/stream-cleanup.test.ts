@@ -110,6 +110,35 @@ describe.each([
   });
 });
 
+describe('a hedge whose two streams open at the same moment', () => {
+  it('closes the one that opened but lost', async () => {
+    // Both wait on one gate, opened once the hedge has started: both first parts arrive together.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const primary = target('primary', true, [() => gate, text('first'), finish]);
+    const hedge = target('hedge', true, [() => gate, text('second'), finish]);
+    const client = createClient({ targets: [primary, hedge] });
+    const started = setInterval(() => {
+      if (hedge.seen.calls > 0) {
+        clearInterval(started);
+        open();
+      }
+    }, 1);
+    let parts: ClientStreamPart[];
+    try {
+      parts = await collect(client.stream({ prompt: 'hi', targets: ['primary', 'hedge'], latency: 1000, hedge: { afterMs: 5 } }));
+    } finally {
+      clearInterval(started);
+      open();
+    }
+    const winner = texts(parts)[0] === 'first' ? primary : hedge;
+    const loser = winner === primary ? hedge : primary;
+    expect(texts(parts)).toHaveLength(1);
+    await vi.waitFor(() => expect(loser.seen.closed).toBe(true));
+    expect(loser.seen.signal?.aborted).toBe(true);
+  });
+});
+
 describe('a resumption that cannot open', () => {
   it('moves on again when the next target fails before its first part, with one notice per move', async () => {
     const first = target('first', true, [text('one '), { type: 'error', error: new Error('lost the GPU') }]);
