@@ -181,14 +181,17 @@ const priceKeys = ['inputPerMTok', 'cachedInputPerMTok', 'cacheWritePerMTok', 'o
 
 /** The numbers a target declares (prices, priors, limits, KV geometry, batching): the router and the timers read them. */
 function validateTargetFigures(target: Record<string, unknown>, field: string): void {
+  const prices = (table: Record<string, unknown>, prefix: string) => {
+    for (const key of priceKeys) nonNegativeNumber(table[key], `${prefix}.${key}`);
+  };
   const cost = section(target.cost, `${field}.cost`);
   if (cost) {
-    for (const key of priceKeys) nonNegativeNumber(cost[key], `${field}.cost.${key}`);
+    prices(cost, `${field}.cost`);
     const byModality = section(cost.byModality, `${field}.cost.byModality`);
-    for (const [modality, prices] of Object.entries(byModality ?? {})) {
-      if (!modalities.has(modality)) throw new InvalidRequestError(`${field}.cost.byModality.${modality}`, 'is not a modality');
-      const table = section(prices, `${field}.cost.byModality.${modality}`)!;
-      for (const key of priceKeys) nonNegativeNumber(table[key], `${field}.cost.byModality.${modality}.${key}`);
+    for (const [modality, table] of Object.entries(byModality ?? {})) {
+      const prefix = `${field}.cost.byModality.${modality}`;
+      if (!modalities.has(modality)) throw new InvalidRequestError(prefix, 'is not a modality');
+      prices(section(table, prefix)!, prefix);
     }
   }
   const expected = section(target.expected, `${field}.expected`);
