@@ -267,7 +267,7 @@ export class Executor {
     const last = state.index === candidates.length - 1;
     const controller = last ? shared(deadline) : childController(deadline.signal).controller;
     const limitMs = last || partial ? undefined : this.attemptLimit(candidates, state.index, deadline, 'ttft');
-    const limitTimer = limitMs === undefined ? undefined : clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs));
+    const limitTimer = this.armLimit(controller, limitMs);
     const record: AttemptRecord = { target: target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0 };
     state.attempts.push(record);
     let opening: Awaited<ReturnType<Executor['firstPart']>>;
@@ -275,7 +275,7 @@ export class Executor {
       const ctx: CallContext = { signal: controller.signal, deadline: partial ? Number.POSITIVE_INFINITY : deadline.at, segment: options.segment, emit: this.emitFromAdapter };
       opening = await this.firstPart(state.setup.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator](), controller.signal, target);
     } catch (error) {
-      const failure = controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted ? this.attemptTimedOut(target, limitMs, error) : error;
+      const failure = this.attemptError(error, controller, deadline, target, limitMs);
       this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
       return this.openFailed(state, candidate, failure);
     } finally {
@@ -491,7 +491,7 @@ export class Executor {
     const target = candidate.target;
     const own = limitMs === undefined ? undefined : childController(deadline.signal);
     const controller = own === undefined ? shared(deadline) : own.controller;
-    const limitTimer = limitMs === undefined ? undefined : clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs));
+    const limitTimer = this.armLimit(controller, limitMs);
     const record: AttemptRecord = { target: target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0 };
     attempts.push(record);
     try {
@@ -499,7 +499,7 @@ export class Executor {
       this.succeedRecord(record, candidate, undefined, startedAt, options);
       return value;
     } catch (error) {
-      const failure = controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted ? this.attemptTimedOut(target, limitMs, error) : error;
+      const failure = this.attemptError(error, controller, deadline, target, limitMs);
       this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
       throw failure;
     } finally {
@@ -525,7 +525,7 @@ export class Executor {
     // signal when nothing aborts this attempt alone.
     const { controller, release } = own ? childController(deadline.signal) : { controller: shared(deadline), release: noop };
     // An attempt may not eat the time the next candidate needs (a hung primary must leave room).
-    const limitTimer = limitMs !== undefined ? clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs)) : undefined;
+    const limitTimer = this.armLimit(controller, limitMs);
     const record: AttemptRecord = { target: candidate.target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0, ...(hedge ? { hedge: true } : {}) };
     attempts.push(record);
     let prepared: AttemptInfo['prepared'];
@@ -550,7 +550,7 @@ export class Executor {
         const attempt = attemptFn(candidate.target, ctx, { retry, prepared });
         return await (honours(options, candidate.target) ? attempt : abortable(attempt, controller.signal));
       } catch (error) {
-        throw controller.signal.reason === 'attempt-timeout' && !deadline.signal.aborted ? this.attemptTimedOut(candidate.target, limitMs, error) : error;
+        throw this.attemptError(error, controller, deadline, candidate.target, limitMs);
       } finally {
         if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
         // A stream attempt goes on after it opens: it must still abort with the call (the
@@ -563,9 +563,15 @@ export class Executor {
     return started;
   }
 
-  /** The error of an attempt stopped at its share of the budget (the call itself goes on). */
-  private attemptTimedOut(target: Target, limitMs: number | undefined, cause: unknown): DeadlineExceededError {
-    return new DeadlineExceededError(Math.round(limitMs ?? 0), { target: target.id, detail: `${target.id} did not answer within its share of the budget, leaving time for the next target`, cause });
+  /** Aborts one attempt alone when its share of the budget runs out (`attemptError` then says so). */
+  private armLimit(controller: AbortController, limitMs: number | undefined): unknown {
+    return limitMs === undefined ? undefined : this.deps.clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs));
+  }
+
+  /** An attempt's error: the share-of-the-budget error when its own limit stopped it (the call itself goes on). */
+  private attemptError(error: unknown, controller: AbortController, deadline: Pick<Deadline, 'signal'>, target: Target, limitMs: number | undefined): unknown {
+    if (controller.signal.reason !== 'attempt-timeout' || deadline.signal.aborted) return error;
+    return new DeadlineExceededError(Math.round(limitMs ?? 0), { target: target.id, detail: `${target.id} did not answer within its share of the budget, leaving time for the next target`, cause: error });
   }
 
   private async settle<T>(options: RunOptions, started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {
