@@ -153,7 +153,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private readonly idleMs: Record<Segment, number>;
   private readonly plans: PlanCache;
   private availabilityChecked: Promise<void> | undefined;
-  private availabilityKnown = false;
+  /** Whether every target's `available()` has answered (true at once when no target has one). */
+  private availabilityKnown: boolean;
   /** A call already waited out the probes: later calls plan with what is known, without waiting. */
   private probesOverdue = false;
   private jobsApi: Jobs | undefined;
@@ -169,6 +170,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     validateClientOptions(options as unknown as Record<string, unknown>);
     this.targets = Object.freeze([...options.targets]);
     this.byId = new Map(this.targets.map((t) => [t.id, t]));
+    this.availabilityKnown = !this.targets.some((t) => t.available);
     this.store = options.store ?? memoryStore();
     this.clock = options.clock ?? systemClock;
     this.stats = new Stats(options.stats);

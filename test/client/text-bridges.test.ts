@@ -1,8 +1,9 @@
 /**
  * Text calls on targets that implement only one of the two text methods (`generate` gathers a
  * stream-only target's parts; `stream` turns a generate-only target's answer into parts), and a
- * client's steady state: every stream after the first is set up without waiting on availability
- * (its validation, plan and errors take a different path from the first call's).
+ * client's steady state: once availability is known (at once when no target has `available()`,
+ * else after the probes), a stream is set up without a promise in between, so its validation,
+ * plan and errors take a different path from a call that waits on the probes.
  *
  * The targets are in-memory stand-ins for providers (the edge); client and executor are real.
  */
@@ -100,7 +101,7 @@ describe('stream on a target that only generates', () => {
   });
 });
 
-describe('a client in its steady state (every stream after the first)', () => {
+describe('a client in its steady state (availability known, streams set up at once)', () => {
   it('streams again and again on one client, each with its own route', async () => {
     const target = streamOnly('streamer', [{ type: 'text-delta', text: 'again' }, { type: 'finish', finishReason: 'stop' }]);
     const client = createClient({ targets: [target] });
