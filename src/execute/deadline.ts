@@ -63,7 +63,7 @@ export class CallDeadline implements Deadline {
   ) {
     this.signal = this.controller.signal;
     this.at = clock.now() + budgetMs;
-    this.timer = budgetMs > maxTimerMs ? clock.setTimeout(() => this.rearm(), maxTimerMs) : clock.setTimeout(() => this.abort('deadline'), Math.max(0, budgetMs));
+    this.arm(budgetMs);
     if (parent?.aborted) this.abort('caller');
     else if (parent) {
       this.onParentAbort = () => this.abort('caller');
@@ -89,10 +89,9 @@ export class CallDeadline implements Deadline {
     this.clock.clearTimeout(this.timer);
   }
 
-  /** A budget longer than one timer can wait (`maxTimerMs`): wait again until it is due. */
-  private rearm(): void {
-    const left = this.at - this.clock.now();
-    this.timer = left > maxTimerMs ? this.clock.setTimeout(() => this.rearm(), maxTimerMs) : this.clock.setTimeout(() => this.abort('deadline'), Math.max(0, left));
+  /** Fires `ms` from now; a wait longer than one timer takes (`maxTimerMs`) waits again for the rest. */
+  private arm(ms: number): void {
+    this.timer = ms > maxTimerMs ? this.clock.setTimeout(() => this.arm(this.at - this.clock.now()), maxTimerMs) : this.clock.setTimeout(() => this.abort('deadline'), Math.max(0, ms));
   }
 
   dispose(): void {
