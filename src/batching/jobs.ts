@@ -627,7 +627,7 @@ export class Jobs {
   // ---------------------------------------------------------------- helpers
 
   private chooseTarget(operation: JobOperation, named: string | undefined): { target: Target; mode: 'batch' | 'online' } {
-    const modality = modalityOf(operation);
+    const modality: Modality = operation; // a batch operation is named after its modality
     const canOnline = (target: Target) => (operation === 'text' ? !!target.doGenerate : !!target.doEmbed);
     if (named !== undefined) {
       const target = this.targets.get(named);
@@ -907,16 +907,12 @@ function toJobResult(raw: BatchItemResult, id: string, cursor: string, target: T
 
 function itemCost(target: Target | undefined, usage: Usage | undefined, mode: 'batch' | 'online', operation: JobOperation): number | undefined {
   if (!usage) return undefined;
-  return costOf(target?.cost, usage, modalityOf(operation), mode === 'batch' ? (target?.batch?.priceMultiplier ?? 1) : 1);
+  return costOf(target?.cost, usage, operation, mode === 'batch' ? (target?.batch?.priceMultiplier ?? 1) : 1);
 }
 
 /** Price of a typical item (1,000 input and 250 output tokens) for choosing the cheapest target. */
 function unitPrice(target: Target, batch: boolean, operation: JobOperation): number {
-  return costOf(target.cost, { inputTokens: 1000, outputTokens: 250 }, modalityOf(operation), batch ? (target.batch?.priceMultiplier ?? 1) : 1) ?? Number.MAX_VALUE;
-}
-
-function modalityOf(operation: JobOperation): Modality {
-  return operation === 'embedding' ? 'embedding' : 'text';
+  return costOf(target.cost, { inputTokens: 1000, outputTokens: 250 }, operation, batch ? (target.batch?.priceMultiplier ?? 1) : 1) ?? Number.MAX_VALUE;
 }
 
 function jsonBytes(value: unknown): number {
