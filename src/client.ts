@@ -34,19 +34,20 @@ import { type Runtime, detectRuntime } from './runtime.js';
 import { Stats, type StatsOptions } from './stats/stats.js';
 import { memoryStore } from './stores/memory.js';
 import type { KeyValueStore } from './stores/store.js';
-import type {
-  BatchItemResult,
-  CallContext,
-  Message,
-  MicroBatchSettings,
-  Modality,
-  ModelProgressEvent,
-  Segment,
-  StreamPart,
-  Target,
-  TextCall,
-  TextResult,
-  Usage,
+import {
+  type BatchItemResult,
+  type CallContext,
+  type Message,
+  mergeUsage,
+  type MicroBatchSettings,
+  type Modality,
+  type ModelProgressEvent,
+  type Segment,
+  type StreamPart,
+  type Target,
+  type TextCall,
+  type TextResult,
+  type Usage,
 } from './target.js';
 import { estimateMessagesTokens, estimateTokens } from './tokens.js';
 import type {
@@ -671,10 +672,10 @@ async function collectStream(target: Target, parts: AsyncIterable<StreamPart>): 
   for await (const part of parts) {
     any = true;
     if (part.type === 'text-delta') text += part.text;
-    else if (part.type === 'usage') usage = { ...usage, ...part.usage };
+    else if (part.type === 'usage') usage = mergeUsage(usage, part.usage);
     else if (part.type === 'finish') {
       finishReason = part.finishReason;
-      if (part.usage) usage = { ...usage, ...part.usage };
+      usage = mergeUsage(usage, part.usage);
     } else if (part.type === 'error') throw toInferlaneError(part.error, target.id);
   }
   // As for streams: a stream that ended before any part failed on this target (the next may answer).

@@ -5,7 +5,8 @@
  * of the core. `do*` methods are called by the executor (src/execute), never by users:
  * users call `client.generate`, `client.embed`...
  *
- * Owns: types only. Imports: nothing.
+ * Owns: the contract's types and the small helpers every side shares (finish reasons, stop
+ * sequences, merging usage reports). Imports: nothing.
  */
 
 /** What a target can produce. */
@@ -390,6 +391,21 @@ export interface Target {
   batch?: BatchCapability;
   /** Releases sockets, workers, model sessions. */
   close?(): Promise<void>;
+}
+
+/**
+ * Two usage reports of one answer merged (a stream may report usage in several parts): the later
+ * one's defined fields win. Neither argument is changed.
+ */
+export function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+  if (!b) return a;
+  if (!a) return b; // never mutated: a later merge makes a new object
+  const merged: Record<string, unknown> = { ...a };
+  for (const key in b) {
+    const value = (b as Record<string, unknown>)[key];
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged as Usage;
 }
 
 /**

@@ -16,7 +16,7 @@ import { costOf } from '../cost.js';
 import { ContextOverflowError, InferlaneError, InvalidRequestError, StoreError } from '../errors.js';
 import type { Plan } from '../router/types.js';
 import type { KeyValueStore } from '../stores/store.js';
-import type { Message, StreamPart, Target, Usage } from '../target.js';
+import { type Message, mergeUsage, type StreamPart, type Target, type Usage } from '../target.js';
 import type { ConversationHints, GenerateRequest, GenerateResult, PreparedConversation, StreamRequest } from '../types.js';
 import { cacheBreakpoints, defaultCacheMinTokens, promptCacheKey } from './breakpoints.js';
 import { fitMessages, type CountedMessage, type FitMode } from './fit.js';
@@ -307,9 +307,9 @@ export class Conversation {
     try {
       for await (const part of this.host.stream(request)) {
         if (part.type === 'text-delta') answer += part.text;
-        else if (part.type === 'usage') usage = { ...usage, ...part.usage };
+        else if (part.type === 'usage') usage = mergeUsage(usage, part.usage);
         else if (part.type === 'finish') {
-          if (part.usage) usage = { ...usage, ...part.usage };
+          usage = mergeUsage(usage, part.usage);
           // The client's finish part also says where the stream ran.
           route = (part as { route?: typeof route }).route;
         } else if (part.type === 'resumed') resumedTo = part.toTarget;

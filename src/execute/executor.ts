@@ -16,7 +16,7 @@ import {
   toInferlaneError,
 } from '../errors.js';
 import type { Candidate, Plan } from '../router/types.js';
-import type { CallContext, ModelProgressEvent, Segment, StreamPart, Target, Usage } from '../target.js';
+import { type CallContext, mergeUsage, type ModelProgressEvent, type Segment, type StreamPart, type Target, type Usage } from '../target.js';
 import type { ConversationHints } from '../types.js';
 import { CallDeadline, type Clock, childController, type Deadline, sleep } from './deadline.js';
 import type { HedgeBudget } from './hedge-budget.js';
@@ -998,13 +998,3 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
-  if (!b) return a;
-  if (!a) return b; // never mutated: a later merge makes a new object
-  const merged: Record<string, unknown> = { ...a };
-  for (const key in b) {
-    const value = (b as Record<string, unknown>)[key];
-    if (value !== undefined) merged[key] = value;
-  }
-  return merged as Usage;
-}
