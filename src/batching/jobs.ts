@@ -14,6 +14,7 @@ import type { KeyValueStore } from '../stores/store.js';
 import type { BatchCounts, BatchItem, BatchItemResult, BatchStatus, Message, Modality, ProviderBatch, Target, TextCall, Usage } from '../target.js';
 import { maxTimerMs } from '../timers.js';
 import { estimateTokens } from '../tokens.js';
+import { validateJobSubmit, validateJobWait } from '../validate.js';
 import {
   type JobHandle,
   type JobInfo,
@@ -107,8 +108,8 @@ export class Jobs {
   // ---------------------------------------------------------------- submit
 
   async submit(items: JobItem[], options: JobSubmitOptions = {}): Promise<JobHandle> {
-    const operation = validateItems(items, options.operation);
-    const metadata = validateMetadata(options.metadata);
+    const operation = validateJobSubmit(items, options);
+    const metadata = { ...options.metadata };
     const completionWindow = options.completionWindow ?? defaultWindow;
     const windowMs = parseWindow(completionWindow);
     const { target, mode } = this.chooseTarget(operation, options.target);
@@ -255,6 +256,7 @@ export class Jobs {
 
   /** Polls until the job is finished or past its expiry, with backoff and jitter. */
   async wait(id: string, options: JobWaitOptions = {}): Promise<JobInfo> {
+    validateJobWait(options);
     const first = options.pollIntervalMs ?? 30_000;
     const longest = Math.max(first, options.maxPollIntervalMs ?? 300_000);
     for (let attempt = 0; ; attempt++) {
@@ -807,49 +809,10 @@ function progressOf(info: JobInfo): JobProgressEvent {
   return { job: info.id, status: info.status, counts: { ...info.counts }, etaMs: info.etaMs };
 }
 
-function validateItems(items: JobItem[], operation: JobOperation | undefined): JobOperation {
-  if (!Array.isArray(items) || items.length === 0) throw new InvalidRequestError('items', 'must be a non-empty array');
-  if (operation !== undefined && operation !== 'text' && operation !== 'embedding') {
-    throw new InvalidRequestError('operation', "must be 'text' or 'embedding'");
-  }
-  const ids = new Set<string>();
-  let inferred = operation;
-  for (let index = 0; index < items.length; index++) {
-    const item = items[index];
-    if (typeof item !== 'object' || item === null) throw new InvalidRequestError(`items[${index}]`, 'must be an object');
-    if (typeof item.id !== 'string' || item.id.length === 0) throw new InvalidRequestError(`items[${index}].id`, 'must be a non-empty string');
-    if (ids.has(item.id)) throw new InvalidRequestError(`items[${index}].id`, `duplicates an earlier item's id`);
-    ids.add(item.id);
-    const kind: JobOperation = item.input !== undefined ? 'embedding' : 'text';
-    inferred ??= kind;
-    if (kind !== inferred) throw new InvalidRequestError(`items[${index}]`, `is a ${kind} item in a ${inferred} job; one job holds one operation`);
-    if (inferred === 'embedding') {
-      if (typeof item.input !== 'string') throw new InvalidRequestError(`items[${index}].input`, 'must be a string');
-    } else if (item.messages === undefined && typeof item.prompt !== 'string') {
-      throw new InvalidRequestError(`items[${index}].messages`, 'a text item needs messages or a prompt');
-    } else if (item.messages !== undefined && (!Array.isArray(item.messages) || item.messages.length === 0)) {
-      throw new InvalidRequestError(`items[${index}].messages`, 'must be a non-empty array');
-    }
-  }
-  return inferred!;
-}
-
-function validateMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
-  if (metadata === undefined) return {};
-  const entries = Object.entries(metadata);
-  // OpenAI allows 16 metadata pairs per batch; two carry the job id and part.
-  if (entries.length > 14) throw new InvalidRequestError('metadata', 'holds at most 14 pairs (the provider allows 16; inferlane uses 2)');
-  for (const [key, value] of entries) {
-    if (typeof value !== 'string') throw new InvalidRequestError(`metadata.${key}`, 'must be a string');
-    if (key.startsWith('inferlane_')) throw new InvalidRequestError(`metadata.${key}`, "keys starting with 'inferlane_' are reserved");
-  }
-  return { ...metadata };
-}
-
 /** '24h', '30m', '7d', '90s' to ms. */
 export function parseWindow(window: string): number {
   const match = /^(\d+)\s*(s|m|h|d)$/.exec(window);
-  if (!match) throw new InvalidRequestError('completionWindow', "must look like '24h', '30m', '7d' or '90s'");
+  if (!match || Number(match[1]) === 0) throw new InvalidRequestError('completionWindow', `must be a positive duration like '24h', '30m', '7d' or '90s'; got '${window.slice(0, 40)}'`);
   const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
 }

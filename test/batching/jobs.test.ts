@@ -68,6 +68,69 @@ describe('Jobs.submit validation (nothing is stored or sent on bad input)', () =
     expect(await provider.created()).toBe(0);
   });
 
+  // Every bad submit names its field; the store and the provider see nothing.
+  const badSubmits: Array<[string, unknown, Record<string, unknown>, string]> = [
+    ['no items', [], {}, 'items'],
+    ['items that are not an array', 'hello', {}, 'items'],
+    ['an item that is not an object', [{ id: 'a', prompt: 'x' }, 'y'], {}, 'items[1]'],
+    ['an empty id', [{ id: '', prompt: 'x' }], {}, 'items[0].id'],
+    ['a text item with neither messages nor prompt', [{ id: 'a' }], {}, 'items[0].messages'],
+    ['an empty prompt', [{ id: 'a', prompt: '' }], {}, 'items[0].prompt'],
+    ['both messages and prompt', [{ id: 'a', prompt: 'x', messages: [{ role: 'user', content: 'y' }] }], {}, 'items[0].prompt'],
+    ['empty messages', [{ id: 'a', messages: [] }], {}, 'items[0].messages'],
+    ['a message with an unknown role', [{ id: 'a', prompt: 'x' }, { id: 'b', messages: [{ role: 'wizard', content: 'y' }] }], {}, 'items[1].messages[0].role'],
+    ['a message without text content', [{ id: 'a', messages: [{ role: 'user', content: 42 }] }], {}, 'items[0].messages[0].content'],
+    ['a system that is not a string', [{ id: 'a', prompt: 'x', system: ['s'] }], {}, 'items[0].system'],
+    ['a fractional maxOutputTokens', [{ id: 'a', prompt: 'x', maxOutputTokens: 1.5 }], {}, 'items[0].maxOutputTokens'],
+    ['a negative temperature', [{ id: 'a', prompt: 'x', temperature: -1 }], {}, 'items[0].temperature'],
+    ['an embedding input that is not a string', [{ id: 'a', input: ['x'] }], {}, 'items[0].input'],
+    ['an embedding item in a text job', [{ id: 'a', prompt: 'x' }, { id: 'b', input: 'y' }], {}, 'items[1]'],
+    ['a text item in a declared embedding job', [{ id: 'a', prompt: 'x' }], { operation: 'embedding' }, 'items[0]'],
+    ['an unknown operation', [{ id: 'a', prompt: 'x' }], { operation: 'image' }, 'operation'],
+    ['a target that is not an id', [{ id: 'a', prompt: 'x' }], { target: 7 }, 'target'],
+    ['a zero completion window', [{ id: 'a', prompt: 'x' }], { completionWindow: '0h' }, 'completionWindow'],
+    ['a completion window that is not a string', [{ id: 'a', prompt: 'x' }], { completionWindow: 86_400 }, 'completionWindow'],
+    ['metadata that is not an object', [{ id: 'a', prompt: 'x' }], { metadata: 'project' }, 'metadata'],
+    ['fifteen metadata pairs', [{ id: 'a', prompt: 'x' }], { metadata: Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`k${i}`, 'v'])) }, 'metadata'],
+    ['a metadata value that is not a string', [{ id: 'a', prompt: 'x' }], { metadata: { project: 7 } }, 'metadata.project'],
+    ['a metadata value over 512 characters', [{ id: 'a', prompt: 'x' }], { metadata: { note: 'x'.repeat(513) } }, 'metadata.note'],
+    ['a reserved metadata key', [{ id: 'a', prompt: 'x' }], { metadata: { inferlane_job_id: 'mine' } }, 'metadata.inferlane_job_id'],
+  ];
+  it.each(badSubmits)('rejects %s, naming the field', async (_name, items, options, field) => {
+    const { jobs, store, provider } = setup();
+    await expect(jobs.submit(items as JobItem[], options)).rejects.toMatchObject({ code: 'INVALID_REQUEST', field });
+    expect(await store.list('')).toEqual([]);
+    expect(await provider.created()).toBe(0);
+  });
+
+  it('rejects wait options that would poll without pause, and a malformed cursor', async () => {
+    const { jobs, sleeps } = setup();
+    const handle = await jobs.submit(textItems(2));
+    for (const [options, field] of [[{ pollIntervalMs: 0 }, 'pollIntervalMs'], [{ pollIntervalMs: Number.NaN }, 'pollIntervalMs'], [{ maxPollIntervalMs: -1 }, 'maxPollIntervalMs'], [{ onProgress: 'log' }, 'onProgress']] as const) {
+      await expect(handle.wait(options as never)).rejects.toMatchObject({ code: 'INVALID_REQUEST', field });
+    }
+    expect(sleeps).toEqual([]);
+    await handle.wait({ pollIntervalMs: 1 });
+    await expect(collect(handle.results({ cursor: 'middle' }))).rejects.toMatchObject({ code: 'INVALID_REQUEST', field: 'cursor' });
+  });
+
+  it('sends a job to the cheapest batch target by its batch price, and online only when no target batches', async () => {
+    const batchTarget = (id: string, inputPerMTok: number, priceMultiplier: number): Target => ({
+      id,
+      kind: 'batch',
+      modalities: ['text'],
+      cost: { inputPerMTok, outputPerMTok: inputPerMTok * 4 },
+      batch: { ...storeBatchProvider({ store: memoryStore() }), priceMultiplier },
+    });
+    // List price 1 at full batch price beats list price 1.5 at half: 1 vs 0.75 per item, so 'b' wins.
+    const { jobs } = setup({}, { targets: [batchTarget('a', 1, 1), batchTarget('b', 1.5, 0.5), batchTarget('c', 3, 0.5)] });
+    const handle = await jobs.submit(textItems(2));
+    expect((await handle.get()).target).toBe('b');
+    const online = (id: string, inputPerMTok: number): Target => ({ id, kind: 'cloud', modalities: ['text'], cost: { inputPerMTok, outputPerMTok: inputPerMTok }, doGenerate: async () => ({ text: '', finishReason: 'stop' }) });
+    const onlineOnly = setup({}, { targets: [online('dear', 5), online('cheap', 1)] });
+    expect((await (await onlineOnly.jobs.submit(textItems(1))).get()).target).toBe('cheap');
+  });
+
   it('throws NoRouteError listing why each target cannot serve the modality', async () => {
     const imageOnly: Target = { id: 'img', kind: 'cloud', modalities: ['image'] };
     const textNoMethod: Target = { id: 'bare', kind: 'cloud', modalities: ['text'] };
