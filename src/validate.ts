@@ -3,6 +3,7 @@
  * nothing invalid reaches a provider.
  */
 import { InvalidRequestError } from './errors.js';
+import type { ConversationOptions } from './conversation/conversation.js';
 import type { JobItem, JobOperation, JobSubmitOptions, JobWaitOptions } from './batching/jobs-types.js';
 import type { Message, Target } from './target.js';
 import type { CommonOptions, EmbedRequest, GenerateRequest, ImageRequest, SpeechRequest, StreamRequest, TranscribeRequest } from './types.js';
@@ -285,10 +286,7 @@ export function validateClientOptions(options: Record<string, unknown>): void {
   if (options.runtime !== undefined && options.runtime !== 'server' && options.runtime !== 'serverless' && options.runtime !== 'browser') {
     throw new InvalidRequestError('runtime', `must be 'server', 'serverless' or 'browser'; got ${describe(options.runtime)}`);
   }
-  const store = options.store;
-  if (store !== undefined && !(isObject(store) && ['get', 'set', 'compareAndSet', 'delete', 'append', 'range', 'list'].every((name) => typeof store[name] === 'function'))) {
-    throw new InvalidRequestError('store', 'must implement the KeyValueStore contract (get, set, compareAndSet, delete, append, range, list)');
-  }
+  validateStore(options.store, 'store');
   const clock = options.clock;
   if (clock !== undefined && !(isObject(clock) && ['now', 'setTimeout', 'clearTimeout'].every((name) => typeof clock[name] === 'function'))) {
     throw new InvalidRequestError('clock', 'must have now, setTimeout and clearTimeout');
@@ -363,4 +361,29 @@ export function validateJobWait(options: JobWaitOptions): void {
   nonNegativeNumber(options.pollIntervalMs, 'pollIntervalMs', { positive: true });
   nonNegativeNumber(options.maxPollIntervalMs, 'maxPollIntervalMs', { positive: true });
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidRequestError('onProgress', 'must be a function');
+}
+
+function validateStore(store: unknown, field: string): void {
+  if (store !== undefined && !(isObject(store) && ['get', 'set', 'compareAndSet', 'delete', 'append', 'range', 'list'].every((name) => typeof store[name] === 'function'))) {
+    throw new InvalidRequestError(field, 'must implement the KeyValueStore contract (get, set, compareAndSet, delete, append, range, list)');
+  }
+}
+
+/** `client.conversation(id, options)`: checked when the handle is made, before any turn is paid for. */
+export function validateConversation(id: unknown, options: ConversationOptions): void {
+  if (typeof id !== 'string' || id.length === 0) throw new InvalidRequestError('id', `a conversation id is a non-empty string; got ${describe(id)}`);
+  if (!isObject(options)) throw new InvalidRequestError('options', 'must be an object');
+  if (options.system !== undefined && typeof options.system !== 'string') throw new InvalidRequestError('system', `must be a string; got ${describe(options.system)}`);
+  validateStore(options.store, 'store');
+  const tokenizer: unknown = options.tokenizer;
+  if (tokenizer !== undefined && tokenizer !== 'estimate' && tokenizer !== 'gpt-tokenizer' && typeof tokenizer !== 'function' && !(isObject(tokenizer) && typeof tokenizer.count === 'function' && typeof tokenizer.name === 'string')) {
+    throw new InvalidRequestError('tokenizer', `expected 'estimate', 'gpt-tokenizer', a function or { name, count }; got ${describe(tokenizer)}`);
+  }
+  if (options.fit !== undefined && options.fit !== 'drop-oldest' && options.fit !== 'error' && options.fit !== 'summarize') {
+    throw new InvalidRequestError('fit', `expected 'drop-oldest', 'error' or 'summarize'; got ${describe(options.fit)}`);
+  }
+  if (options.summarize !== undefined && typeof options.summarize !== 'function') throw new InvalidRequestError('summarize', 'must be a function');
+  nonNegativeNumber(options.reserveOutputTokens, 'reserveOutputTokens', { integer: true });
+  nonNegativeNumber(options.ttlMs, 'ttlMs', { positive: true });
+  nonNegativeNumber(options.maxWriteAttempts, 'maxWriteAttempts', { integer: true, positive: true });
 }

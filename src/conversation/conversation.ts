@@ -24,6 +24,7 @@ import { chainHash, hash64, seedHash } from './hash.js';
 import { fitsDevice, maxDeviceTokens } from './kv-memory.js';
 import type { ReplicaBalancer } from './replicas.js';
 import { countMessageTokens, resolveTokenCounter, type TokenCounter, type TokenizerOption } from './tokens.js';
+import { validateConversation } from '../validate.js';
 
 /** What a conversation needs from the client. `createClient` passes itself. */
 export interface ConversationHost {
@@ -133,11 +134,7 @@ export class Conversation {
   private record?: ConversationRecord;
 
   constructor(host: ConversationHost, id: string, options: ConversationOptions = {}) {
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidRequestError('id', 'a conversation id is a non-empty string');
-    if (options.fit !== undefined && !['drop-oldest', 'error', 'summarize'].includes(options.fit))
-      throw new InvalidRequestError('fit', "expected 'drop-oldest', 'error' or 'summarize'");
-    if (options.reserveOutputTokens !== undefined && !(Number.isInteger(options.reserveOutputTokens) && options.reserveOutputTokens >= 0))
-      throw new InvalidRequestError('reserveOutputTokens', 'expected a non-negative integer');
+    validateConversation(id, options);
     this.host = host;
     this.id = id;
     this.options = options;

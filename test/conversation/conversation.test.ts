@@ -250,6 +250,43 @@ describe('conversation records', () => {
     expect(b[0].hash).not.toBe(a[0].hash);
   });
 
+  it('a record written with another tokenizer is recounted and rehashed when opened, and keeps its turns', async () => {
+    const store = memoryStore();
+    const client = createClient({ targets: [mockTarget({ id: 'mock', generate: 'fine thanks' })], store });
+    await client.conversation('switch', { system: 'Be brief.' }).send('how are you today');
+    const before = await client.conversation('switch').messages();
+    const words = { name: 'words', count: (text: string) => text.split(' ').filter(Boolean).length };
+    const reopened = client.conversation('switch', { tokenizer: words });
+    const after = await reopened.messages();
+    expect(after.map((message) => message.content)).toEqual(before.map((message) => message.content));
+    expect(after.map((message) => message.at)).toEqual(before.map((message) => message.at));
+    expect(after[2].target).toBe('mock');
+    // 'how are you today' is 4 words plus the per-message overhead the estimate adds too.
+    expect(after[1].tokens - before[1].tokens).toBe(4 - Math.ceil('how are you today'.length / 4));
+    expect(after.map((message) => message.hash)).toEqual(prefixHashes(after, { tokenizer: 'words' }));
+    expect(after[0].hash).not.toBe(before[0].hash);
+    await reopened.send('and tomorrow');
+    expect((await reopened.messages()).map((message) => message.hash)).toEqual(prefixHashes(await reopened.messages(), { tokenizer: 'words' }));
+    expect((await reopened.usage()).calls).toBe(2);
+  });
+
+  it('explain() shows the plan a turn would follow and records nothing', async () => {
+    const device = mockTarget({ id: 'phone', kind: 'device', expected: { ttftMs: 5, totalMs: 50 } });
+    (device as Target).kv = { layers: 28, kvHeads: 8, headDim: 128, bytesPerValue: 2, memoryBudgetBytes: 4 * 1024 ** 3, weightsBytes: 2 * 1024 ** 3 };
+    const cloud = mockTarget({ id: 'cloud', kind: 'cloud', expected: { ttftMs: 300, totalMs: 900 } });
+    const store = memoryStore();
+    const client = createClient({ targets: [device, cloud], store });
+    const chat = client.conversation('dry-run', { system: 'Be brief.' });
+    const short = await chat.explain('short question');
+    expect(short.candidates.map((candidate) => candidate.target.id)).toEqual(['phone', 'cloud']);
+    const long = await chat.explain('x'.repeat(36_000));
+    expect(long.candidates.map((candidate) => candidate.target.id)).toEqual(['cloud']);
+    expect(long.rejected.find((rejection) => rejection.target === 'phone')?.reason).toMatch(/KV|memory/i);
+    expect((await chat.messages()).map((message) => message.role)).toEqual(['system']);
+    expect(await store.list('')).toEqual([]);
+    expect(device.calls.length + cloud.calls.length).toBe(0);
+  });
+
   it('sends a long conversation to the cloud when the device KV cache would not fit', async () => {
     const device = mockTarget({ id: 'phone', kind: 'device', expected: { ttftMs: 5, totalMs: 50 } });
     (device as Target).kv = { layers: 28, kvHeads: 8, headDim: 128, bytesPerValue: 2, memoryBudgetBytes: 4 * 1024 ** 3, weightsBytes: 2 * 1024 ** 3 };
