@@ -70,7 +70,8 @@ export interface TextResult {
 
 /**
  * Stream parts: one tagged union, named noun-action (STYLE.md rule 6).
- * `resumed` is emitted only by the executor when a stream continues on another target.
+ * `resumed` is emitted only by the executor when a stream has continued on another target,
+ * just before that target's first part (`offset`: characters said before the break).
  */
 export type StreamPart =
   | { type: 'text-delta'; text: string }

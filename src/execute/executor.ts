@@ -192,6 +192,12 @@ export class Executor {
           // Open a stream and wait for its first part (the budget's deadline rules here).
           const part = await this.openStream(state);
           if (part) yield part;
+          if (state.held !== undefined) {
+            // A resumption opened: its notice went first, its first part follows.
+            const held = state.held;
+            state.held = undefined;
+            yield held;
+          }
           continue;
         }
         // Pump the rest of the winning stream under the idle deadline.
@@ -214,7 +220,7 @@ export class Executor {
           if (state.setup.finish) yield state.setup.finish(outcome);
           return outcome;
         } catch (thrown) {
-          yield this.streamBroke(state, active, watchdog.failure(), thrown);
+          this.streamBroke(state, active, watchdog.failure(), thrown);
         } finally {
           watchdog.stop();
         }
@@ -236,8 +242,9 @@ export class Executor {
 
   /**
    * Opens the current candidate and waits for its first part. Returns the part to pass on (the
-   * first text, or a `resumed` notice when a resumption moved on), or undefined when the loop
-   * should simply go on (a retry, the next candidate, or a first part that is not text).
+   * first text, or the `resumed` notice of a resumption that opened, its first part then held in
+   * `state.held`), or undefined when the loop should simply go on (a retry, the next candidate,
+   * or a first part that is not text).
    */
   private openStream<F>(state: StreamState<F>): Promise<StreamPart | undefined> | undefined {
     const { options, candidates, deadline, attempts } = state;
@@ -318,7 +325,10 @@ export class Executor {
     }
   }
 
-  /** A stream opened: it becomes the current one, the budget's timer stops, its first part is taken in. */
+  /**
+   * A stream opened: it becomes the current one, the budget's timer stops, its first part is
+   * taken in. A resumption announces itself now that it has really continued somewhere.
+   */
   private opened<F>(state: StreamState<F>, current: ActiveStream, first: StreamPart, early: Usage | undefined): StreamPart | undefined {
     const now = this.deps.clock.now();
     state.current = current;
@@ -326,14 +336,19 @@ export class Executor {
     state.deadline.disarm();
     current.record.ttftMs = now - state.startedAt - current.record.startMs;
     if (early !== undefined) state.usage = mergeUsage(state.usage, early);
-    return state.absorb(first, current.candidate.target.id) ? first : undefined;
+    const pass = state.absorb(first, current.candidate.target.id) ? first : undefined;
+    const resumed = state.resumed;
+    if (resumed === undefined) return pass;
+    state.resumed = undefined;
+    state.held = pass;
+    return { ...resumed, toTarget: current.candidate.target.id };
   }
 
   /**
-   * Opening failed (the attempt is already recorded): a `resumed` notice when a resumption moves
-   * on, undefined when the loop should retry or go to the next candidate, or a throw that ends it.
+   * Opening failed (the attempt is already recorded): undefined when the loop should retry or go
+   * to the next candidate (a resumption moves on), or a throw that ends it.
    */
-  private async openFailed<F>(state: StreamState<F>, candidate: Candidate, thrown: unknown): Promise<StreamPart | undefined> {
+  private async openFailed<F>(state: StreamState<F>, candidate: Candidate, thrown: unknown): Promise<undefined> {
     const { options, candidates, deadline, attempts, partial } = state;
     const error = this.classify(thrown, partial ? undefined : deadline, options, attempts);
     state.lastError = error;
@@ -342,7 +357,7 @@ export class Executor {
     if (partial) {
       if (options.onStreamFailure === 'resume' && next && error.code !== 'ABORTED') {
         state.next();
-        return { type: 'resumed', fromTarget: candidate.target.id, toTarget: next.target.id, offset: partial.length, reason: error.code };
+        return undefined;
       }
       if (error.code === 'ABORTED') throw error;
       throw new StreamInterruptedError(partial, attempts, { cause: error, target: candidate.target.id });
@@ -380,10 +395,11 @@ export class Executor {
   }
 
   /**
-   * The winning stream failed after its first part: returns the `resumed` notice when the stream
-   * moves to the next candidate, else throws (aborted, or StreamInterruptedError with the partial text).
+   * The winning stream failed after its first part: moves to the next candidate when it may
+   * resume there (the `resumed` notice waits until a candidate opens), else throws (aborted, or
+   * StreamInterruptedError with the partial text).
    */
-  private streamBroke<F>(state: StreamState<F>, active: ActiveStream, watchdogFailure: InferlaneError | undefined, thrown: unknown): StreamPart {
+  private streamBroke<F>(state: StreamState<F>, active: ActiveStream, watchdogFailure: InferlaneError | undefined, thrown: unknown): void {
     const { options, partial } = state;
     const id = active.candidate.target.id;
     const error = state.deadline.cause() === 'caller' ? new AbortedError(undefined, { target: id }) : (watchdogFailure ?? toInferlaneError(thrown, id));
@@ -395,8 +411,9 @@ export class Executor {
     if (error.code === 'ABORTED') throw error;
     const next = state.candidates[state.index + 1];
     if (options.onStreamFailure === 'resume' && next) {
+      state.resumed ??= { type: 'resumed', fromTarget: id, offset: partial.length, reason: error.code };
       state.next();
-      return { type: 'resumed', fromTarget: id, toTarget: next.target.id, offset: partial.length, reason: error.code };
+      return;
     }
     throw new StreamInterruptedError(partial, state.attempts, { cause: error, target: id });
   }
@@ -754,6 +771,10 @@ class StreamState<F> {
   lastError: InferlaneError | undefined = undefined;
   index = 0;
   retry = 0;
+  /** A resumption under way: its notice, told once a candidate opens (`toTarget` then filled in). */
+  resumed: Omit<Extract<StreamPart, { type: 'resumed' }>, 'toTarget'> | undefined = undefined;
+  /** The first part of a resumed stream, passed on after its notice. */
+  held: StreamPart | undefined = undefined;
 
   constructor(setup: StreamSetup<F>, deps: ExecutorDeps) {
     const options = setup.options;

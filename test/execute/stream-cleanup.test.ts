@@ -140,17 +140,16 @@ describe('a hedge whose two streams open at the same moment', () => {
 });
 
 describe('a resumption that cannot open', () => {
-  it('moves on again when the next target fails before its first part, with one notice per move', async () => {
+  it('moves on again when the next target fails before its first part, announcing only the target that continued', async () => {
     const first = target('first', true, [text('one '), { type: 'error', error: new Error('lost the GPU') }]);
     const second = target('second', true, [{ type: 'error', error: new Error('overloaded') }]);
     const third = target('third', true, [text('three'), finish]);
     const client = createClient({ targets: [first, second, third] });
     const parts = await collect(client.stream({ prompt: 'hi', targets: ['first', 'second', 'third'], maxRetries: 0 }));
     expect(texts(parts)).toEqual(['one ', 'three']);
-    expect(parts.filter((part) => part.type === 'resumed').map((part) => [part.fromTarget, part.toTarget])).toEqual([
-      ['first', 'second'],
-      ['second', 'third'],
-    ]);
+    // One notice, when 'third' has really continued: 'second' never said anything.
+    expect(parts.filter((part) => part.type === 'resumed')).toEqual([{ type: 'resumed', fromTarget: 'first', toTarget: 'third', offset: 4, reason: 'PROVIDER_ERROR' }]);
+    expect(parts.map((part) => part.type)).toEqual(['text-delta', 'resumed', 'text-delta', 'finish']);
     const end = parts.at(-1);
     expect(end?.type === 'finish' && end.route.attempts.map((a) => [a.target, a.outcome])).toEqual([
       ['first', 'error'],
@@ -173,6 +172,8 @@ describe('a resumption that cannot open', () => {
     expect(error.code).toBe('STREAM_INTERRUPTED');
     expect((error as unknown as { partialText: string }).partialText).toBe('partial ');
     expect(texts(seen)).toEqual(['partial ']);
+    // No notice announces a resumption that never continued.
+    expect(seen.map((part) => part.type)).toEqual(['text-delta']);
     expect(second.seen.closed).toBe(true);
   });
 });

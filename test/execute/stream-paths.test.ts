@@ -1,0 +1,199 @@
+/**
+ * Executor paths no other test reaches: a circuit that opens during the call (the retry is
+ * skipped and the next target answers), a resumption with nowhere left to go, usage reported in
+ * parts of its own, a hedge that would not answer before the deadline, and a hedge that used up
+ * the next candidate.
+ *
+ * The targets are in-memory stand-ins for providers (the edge); client and executor are real.
+ */
+import { describe, expect, it } from 'vitest';
+import { createClient, type ClientStreamPart, InferlaneError } from '../../src/index.js';
+import { ProviderError } from '../../src/errors.js';
+import type { StreamPart, Target, TextResult } from '../../src/target.js';
+import { collect } from '../helpers/async.js';
+
+type Script = (call: number) => StreamPart[] | Error;
+
+function streamer(id: string, script: Script, extra: Partial<Target> = {}): Target & { calls: number } {
+  const t = {
+    id,
+    kind: 'cloud' as const,
+    modalities: ['text' as const],
+    honoursAbort: true,
+    calls: 0,
+    async *doStream() {
+      const outcome = script(t.calls++);
+      if (outcome instanceof Error) throw outcome;
+      for (const part of outcome) {
+        if (part.type === 'error') throw part.error;
+        yield part;
+      }
+    },
+    ...extra,
+  };
+  return t;
+}
+
+const serverError = () => new ProviderError('scripted 503', { status: 503, retryable: true });
+const answer = (text: string): StreamPart[] => [
+  { type: 'text-delta', text },
+  { type: 'finish', finishReason: 'stop' },
+];
+
+function recorder(client: ReturnType<typeof createClient>) {
+  const attempts: [string, string, string | undefined][] = [];
+  client.on('attempt', (attempt) => attempts.push([attempt.target, attempt.outcome, attempt.code]));
+  return attempts;
+}
+
+describe('a circuit that opens during the call', () => {
+  it('a stream does not retry a target whose circuit the first failure opened; the next answers', async () => {
+    const flaky = streamer('flaky', serverError);
+    const backup = streamer('backup', () => answer('from backup'));
+    const client = createClient({ targets: [flaky, backup], stats: { circuit: { consecutiveFailures: 1, cooldownMs: 60_000 } }, retry: { initialDelayMs: 1, maxDelayMs: 1 } });
+    const attempts = recorder(client);
+    const parts = await collect(client.stream({ prompt: 'hi', targets: ['flaky', 'backup'], maxRetries: 2, latency: 5_000 }));
+    expect(parts.filter((part) => part.type === 'text-delta')).toEqual([{ type: 'text-delta', text: 'from backup' }]);
+    expect(flaky.calls).toBe(1);
+    const finish = parts.at(-1) as Extract<ClientStreamPart, { type: 'finish' }>;
+    expect(finish.route.attempts.map((a) => [a.target, a.outcome, a.outcome === 'skipped' ? a.message : undefined])).toEqual([
+      ['flaky', 'error', undefined],
+      ['flaky', 'skipped', 'circuit open'],
+      ['backup', 'ok', undefined],
+    ]);
+    expect(attempts.map(([target, outcome]) => [target, outcome])).toEqual([
+      ['flaky', 'error'],
+      ['backup', 'ok'],
+    ]);
+  });
+
+  it('a resumption whose only remaining target opened its circuit meanwhile ends with the partial text', async () => {
+    // 'first' says something and waits; meanwhile another call fails 'second' and opens its
+    // circuit; then 'first' breaks, and the resumption finds 'second' open.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first: Target = {
+      id: 'first',
+      kind: 'cloud',
+      modalities: ['text'],
+      honoursAbort: true,
+      async *doStream() {
+        yield { type: 'text-delta', text: 'Half an ' };
+        await gate;
+        throw serverError();
+      },
+    };
+    const second = streamer('second', (call) => (call === 0 ? serverError() : answer('never')));
+    const client = createClient({ targets: [first, second], stats: { circuit: { consecutiveFailures: 1, cooldownMs: 60_000 } } });
+    const parts: ClientStreamPart[] = [];
+    const iterator = client.stream({ prompt: 'hi', targets: ['first', 'second'], maxRetries: 0, onStreamFailure: 'resume' })[Symbol.asyncIterator]();
+    parts.push((await iterator.next()).value as ClientStreamPart);
+    await expect(client.generate({ prompt: 'other', targets: ['second'], maxRetries: 0 })).rejects.toBeInstanceOf(InferlaneError);
+    release();
+    const error = await iterator.next().catch((caught: unknown) => caught);
+    expect(parts).toEqual([{ type: 'text-delta', text: 'Half an ' }]);
+    expect(error).toMatchObject({ code: 'STREAM_INTERRUPTED', partialText: 'Half an ' });
+    expect((error as { attempts: { target: string; outcome: string }[] }).attempts.map((a) => [a.target, a.outcome])).toEqual([
+      ['first', 'error'],
+      ['second', 'skipped'],
+    ]);
+    expect(second.calls).toBe(1);
+  });
+});
+
+describe('usage in parts of its own', () => {
+  it('is merged into the finish part, the route and the cost, and not passed on as a part', async () => {
+    const target = streamer(
+      'splitter',
+      () => [
+        { type: 'usage', usage: { inputTokens: 1_000 } },
+        { type: 'text-delta', text: 'a' },
+        { type: 'usage', usage: { cachedInputTokens: 400 } },
+        { type: 'text-delta', text: 'b' },
+        { type: 'finish', finishReason: 'stop', usage: { outputTokens: 2 } },
+      ],
+      { cost: { inputPerMTok: 1_000, cachedInputPerMTok: 100, outputPerMTok: 2_000 } },
+    );
+    const client = createClient({ targets: [target] });
+    const parts = await collect(client.stream({ prompt: 'hi' }));
+    expect(parts.map((part) => part.type)).toEqual(['text-delta', 'text-delta', 'finish']);
+    const finish = parts.at(-1) as Extract<ClientStreamPart, { type: 'finish' }>;
+    expect(finish.usage).toEqual({ inputTokens: 1_000, cachedInputTokens: 400, outputTokens: 2 });
+    expect(finish.route.usage).toEqual(finish.usage);
+    // 600 uncached at $1,000/M + 400 cached at $100/M + 2 out at $2,000/M.
+    expect(finish.route.costUsd).toBeCloseTo(0.6 + 0.04 + 0.004, 10);
+  });
+});
+
+describe('hedging limits', () => {
+  function slow(id: string, ms: number, text: string): Target & { calls: number } {
+    const t = {
+      id,
+      kind: 'cloud' as const,
+      modalities: ['text' as const],
+      honoursAbort: true,
+      expected: { ttftMs: 50, totalMs: 50 },
+      calls: 0,
+      async doGenerate(_call: unknown, ctx: { signal: AbortSignal }): Promise<TextResult> {
+        t.calls++;
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, ms);
+          ctx.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(ctx.signal.reason);
+          });
+        });
+        return { text, finishReason: 'stop' };
+      },
+    };
+    return t;
+  }
+
+  it('no hedge starts when it could not answer before the deadline', async () => {
+    const primary = slow('primary', 60, 'primary answer');
+    const backup = slow('backup', 1, 'backup answer');
+    const client = createClient({ targets: [primary, backup] });
+    const hedges: unknown[] = [];
+    client.on('hedge', (event) => hedges.push(event));
+    // The hedge would start at 80 ms and the backup needs about 50 ms: past the 100 ms budget.
+    const late = await client.generate({ prompt: 'hi', targets: ['primary', 'backup'], latency: 100, hedge: { afterMs: 80 } });
+    expect(late.text).toBe('primary answer');
+    expect(backup.calls).toBe(0);
+    expect(hedges).toEqual([]);
+    // At 10 ms it fits, and the faster backup wins.
+    const early = await client.generate({ prompt: 'hi', targets: ['primary', 'backup'], latency: 1_000, hedge: { afterMs: 10 } });
+    expect(early.text).toBe('backup answer');
+    expect(early.route.hedged).toBe(true);
+  });
+
+  it('when primary and hedge both fail, the next target is the one after the hedge', async () => {
+    const failing = (id: string, ms: number): Target & { calls: number } => {
+      const t = {
+        id,
+        kind: 'cloud' as const,
+        modalities: ['text' as const],
+        honoursAbort: true,
+        expected: { ttftMs: 5, totalMs: 5 },
+        calls: 0,
+        async doGenerate(): Promise<TextResult> {
+          t.calls++;
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          throw new ProviderError(`${id} failed`, { status: 500, retryable: true });
+        },
+      };
+      return t;
+    };
+    const primary = failing('primary', 40);
+    const hedge = failing('hedge', 5);
+    const third = slow('third', 1, 'third answer');
+    const client = createClient({ targets: [primary, hedge, third] });
+    const result = await client.generate({ prompt: 'hi', targets: ['primary', 'hedge', 'third'], latency: 2_000, hedge: { afterMs: 5 }, maxRetries: 0 });
+    expect(result.text).toBe('third answer');
+    expect([primary.calls, hedge.calls, third.calls]).toEqual([1, 1, 1]);
+    expect(result.route.attempts.map((a) => [a.target, a.outcome])).toEqual([
+      ['primary', 'error'],
+      ['hedge', 'error'],
+      ['third', 'ok'],
+    ]);
+  });
+});
