@@ -532,6 +532,19 @@ describe('MicroBatcher embed', () => {
     expect(events.map((event) => event.reason)).toEqual(['tokens', 'tokens', 'window']);
   });
 
+  it('sends what waits before a text that would pass the token limit, so no request exceeds it', async () => {
+    const { target, calls } = embeddingTarget({ limits: { maxBatchTokens: 1_000 }, microBatch: { maxWaitMs: 0 } });
+    const { batcher, events } = batcherWithEvents();
+    // Each text is about 300 tokens: a fourth would make 1,200, so each request takes three.
+    const texts = Array.from({ length: 10 }, (_, index) => `${index}`.padEnd(1_200, '.'));
+    const results = texts.map((text) => batcher.embed(target, [text], {}, enqueueOptions()));
+    await vi.runAllTimersAsync();
+    const settled = await Promise.all(results);
+    expect(calls.map((call) => call.inputs.length)).toEqual([3, 3, 3, 1]);
+    expect(events.map((event) => event.reason)).toEqual(['tokens', 'tokens', 'tokens', 'window']);
+    settled.forEach((result, index) => expect(result.embeddings).toEqual([vectorOf(texts[index])]));
+  });
+
   it('flushes realtime items at once, taking what waits along', async () => {
     const { target, calls } = embeddingTarget({ microBatch: { maxWaitMs: 1_000 } });
     const { batcher, events } = batcherWithEvents();
@@ -642,6 +655,18 @@ describe('MicroBatcher generate', () => {
       expect(result.batch).toMatchObject({ size: 4, reason: 'size' });
     });
     expect(events[0]).toMatchObject({ operation: 'generate', target: 'device:tiny' });
+  });
+
+  it('fails every caller of a pass whose target answered a different number of prompts', async () => {
+    const { target } = deviceTarget();
+    target.doGenerateMany = async (calls) => calls.slice(1).map(() => ({ text: 'short', finishReason: 'stop' as const }));
+    const { batcher } = batcherWithEvents();
+    const results = ['one', 'two'].map((prompt) => batcher.generate(target, { messages: [{ role: 'user', content: prompt }] }, enqueueOptions()).catch((error: unknown) => error));
+    await vi.runAllTimersAsync();
+    for (const error of await Promise.all(results)) {
+      expect(error).toMatchObject({ code: 'PROVIDER_ERROR', retryable: true });
+      expect((error as Error).message).toContain('returned 1 results for 2 prompts');
+    }
   });
 
   it('rejects a target without doGenerateMany', async () => {
