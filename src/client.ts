@@ -216,7 +216,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const outcome = await this.track('generate', this.executor.run<TextResult & { batch?: Route['batched'] }>(runOptions, (target, ctx, info) => {
       const call = textCall(request, info.prepared?.messages ?? messages);
       // A batch-kind target answers through its provider batch endpoint (the discounted path).
-      if (textViaBatchJob(target)) return this.batchOne(target, 'text', call, ctx.signal);
+      if (textViaBatchJob(target)) return this.batchText(target, call, ctx.signal);
       if (this.textViaMicroBatcher(target)) {
         return this.batcher!
           .generate(target, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) })
@@ -285,8 +285,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const runOptions = this.runOptions('embed', request, thePlan, segment, budgetMs, this.embeddingHonoursSignal);
     const outcome = await this.track('embed', this.executor.run(runOptions, async (target, ctx) => {
       if (embeddingViaBatchJob(target)) {
-        const results = await Promise.all(inputs.map((input) => this.batchOne(target, 'embedding', input, ctx.signal)));
-        return { embeddings: results.map((r) => r.embedding), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
+        // One job for the whole call: one provider batch, not one per input.
+        const items = inputs.map((input, index): JobItem => ({ id: `input-${index}`, input }));
+        const results = await this.jobs.runAll(target.id, 'embedding', items, ctx.signal, this.jobWaitOptions());
+        return { embeddings: results.map((r) => r.embedding!), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
       }
       const call = { dimensions: request.dimensions, providerOptions: request.providerOptions };
       if (this.batcher) return this.batcher.embed(target, inputs, call, { deadline: ctx.deadline, signal: ctx.signal, segment, context: contextRest(ctx) });
@@ -353,7 +355,6 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** A KV-aware conversation, persisted in the client's store (or `options.store`). */
   conversation(id: string, options: ConversationOptions = {}): Conversation {
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidRequestError('id', 'a conversation needs a non-empty id');
     return new Conversation(this, id, options);
   }
 
@@ -533,16 +534,15 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   }
 
 
-  private async batchOne(target: Target, operation: 'text', call: TextCall, signal: AbortSignal): Promise<TextResult>;
-  private async batchOne(target: Target, operation: 'embedding', input: string, signal: AbortSignal): Promise<{ embedding: number[]; usage?: Usage }>;
-  private async batchOne(target: Target, operation: 'text' | 'embedding', payload: TextCall | string, signal: AbortSignal): Promise<unknown> {
-    const item: JobItem = operation === 'text' ? { id: 'item-0', messages: (payload as TextCall).messages, maxOutputTokens: (payload as TextCall).maxOutputTokens, temperature: (payload as TextCall).temperature } : { id: 'item-0', input: payload as string };
-    const result = await this.jobs.runOne(target.id, operation, item, signal, {
-      pollIntervalMs: this.jobsOptions?.pollIntervalMs,
-      maxPollIntervalMs: this.jobsOptions?.maxPollIntervalMs,
-    });
-    if (!result.ok) throw new InferlaneError('JOB_ERROR', `the batch item failed: ${result.error.code} ${result.error.message}`, { target: target.id, status: result.error.status });
-    return operation === 'text' ? result.text : { embedding: result.embedding, usage: result.usage };
+  /** A text call as a one-item job on a batch endpoint. */
+  private async batchText(target: Target, call: TextCall, signal: AbortSignal): Promise<TextResult> {
+    const item: JobItem = { id: 'item-0', messages: call.messages, maxOutputTokens: call.maxOutputTokens, temperature: call.temperature };
+    const [result] = await this.jobs.runAll(target.id, 'text', [item], signal, this.jobWaitOptions());
+    return result.text!;
+  }
+
+  private jobWaitOptions(): { pollIntervalMs?: number; maxPollIntervalMs?: number } {
+    return { pollIntervalMs: this.jobsOptions?.pollIntervalMs, maxPollIntervalMs: this.jobsOptions?.maxPollIntervalMs };
   }
 
   private async runJobItemOnline(operation: 'text' | 'embedding', item: JobItem, targetId: string, signal: AbortSignal): Promise<BatchItemResult> {

@@ -191,18 +191,28 @@ export class Jobs {
   }
 
   /** A one-item job that resolves with its result (the client's `latency: 'batch'` calls). */
-  async runOne(targetId: string, operation: JobOperation, item: JobItem, signal?: AbortSignal, waitOptions: Omit<JobWaitOptions, 'signal'> = {}): Promise<BatchItemResult> {
-    const handle = await this.submit([item], { target: targetId, operation, signal });
+  /**
+   * Runs `items` as one job and resolves with each item's result, in the items' order, once all
+   * are in; the first failed item rejects the whole run (the client's `latency: 'batch'` calls are
+   * one answer each). Aborting the signal cancels the job.
+   */
+  async runAll(targetId: string, operation: JobOperation, items: JobItem[], signal?: AbortSignal, waitOptions: Omit<JobWaitOptions, 'signal'> = {}): Promise<Extract<BatchItemResult, { ok: true }>[]> {
+    const handle = await this.submit(items, { target: targetId, operation, signal });
     const onAbort = () => void this.cancel(handle.id).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await handle.wait({ ...waitOptions, signal });
+      const byId = new Map<string, Extract<BatchItemResult, { ok: true }>>();
       for await (const result of this.readResults(handle.id, { cursor: 'start', signal }, false)) {
-        if (result.public.ok) return { ...result.raw, customId: item.id } as BatchItemResult;
-        const failure = result.public.error!;
-        throw new JobError(`${targetId}: the batch item failed: ${failure.code}: ${failure.message}`, { target: targetId, status: failure.status });
+        const { id, ok, error } = result.public;
+        if (!ok) throw new JobError(`${targetId}: the batch item ${id} failed: ${error!.code}: ${error!.message}`, { target: targetId, status: error!.status });
+        byId.set(id, { ...result.raw, customId: id } as Extract<BatchItemResult, { ok: true }>);
       }
-      throw new JobError(`job ${handle.id} finished without a result`, { target: targetId });
+      return items.map((item) => {
+        const result = byId.get(item.id);
+        if (result === undefined) throw new JobError(`job ${handle.id} finished without a result for item ${item.id}`, { target: targetId });
+        return result;
+      });
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }

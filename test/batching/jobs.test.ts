@@ -321,13 +321,22 @@ describe('Jobs over a batch endpoint', () => {
     expect((await handle.get()).parts[1].providerBatchId).toBeDefined();
   });
 
-  it('runOne resolves with the single item result and rejects a failed item', async () => {
-    const { jobs } = setup();
-    const result = await jobs.runOne('fake:batch', 'text', { id: 'only', prompt: 'hello' }, undefined, { pollIntervalMs: 5 });
+  it('runAll runs its items as one job and resolves with each result in item order; a failed item rejects it', async () => {
+    const { jobs, provider } = setup();
+    const [result] = await jobs.runAll('fake:batch', 'text', [{ id: 'only', prompt: 'hello' }], undefined, { pollIntervalMs: 5 });
     expect(result).toMatchObject({ customId: 'only', ok: true, text: { text: 'echo:hello' } });
-    const vector = await jobs.runOne('fake:batch', 'embedding', { id: 'v', input: 'abc' }, undefined, { pollIntervalMs: 5 });
-    expect(vector).toMatchObject({ ok: true, embedding: [3, (97 + 98 + 99) % 97, 1] });
-    await expect(jobs.runOne('fake:batch', 'text', { id: 'bad', prompt: 'FAIL' }, undefined, { pollIntervalMs: 5 })).rejects.toMatchObject({ code: 'JOB_ERROR', status: 400 });
+    const before = await provider.created();
+    // The provider writes results in reverse order; they come back in the items' order.
+    const vectors = await jobs.runAll('fake:batch', 'embedding', ['abc', 'de', 'f'].map((input, index) => ({ id: `v${index}`, input })), undefined, { pollIntervalMs: 5 });
+    expect(await provider.created()).toBe(before + 1);
+    expect(vectors.map((vector) => [vector.customId, vector.embedding])).toEqual([
+      ['v0', [3, (97 + 98 + 99) % 97, 1]],
+      ['v1', [2, (100 + 101) % 97, 1]],
+      ['v2', [1, 102 % 97, 1]],
+    ]);
+    const failing = jobs.runAll('fake:batch', 'text', [{ id: 'good', prompt: 'fine' }, { id: 'bad', prompt: 'FAIL' }], undefined, { pollIntervalMs: 5 });
+    await expect(failing).rejects.toMatchObject({ code: 'JOB_ERROR', status: 400 });
+    await expect(failing).rejects.toThrow(/item bad failed/);
   });
 
   it('lists jobs by status', async () => {

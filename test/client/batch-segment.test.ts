@@ -38,12 +38,16 @@ describe('the batch segment on a batch endpoint', () => {
     expect(result.route.costUsd).toBeCloseTo(online * 0.5, 12);
   });
 
-  it('embed with latency batch goes through the embeddings endpoint, one vector per input', async () => {
+  it('embed with latency batch sends every input in ONE provider batch, one vector per input in order', async () => {
     server.reset();
-    const response = await client().embed({ input: ['alpha beta', 'gamma delta'], latency: 'batch' });
-    expect(response.embeddings).toHaveLength(2);
-    expect(response.embeddings[0]).toEqual(expectedEmbedding('alpha beta', response.embeddings[0].length));
-    expect(response.embeddings[1]).toEqual(expectedEmbedding('gamma delta', response.embeddings[1].length));
+    const inputs = ['alpha beta', 'gamma delta', 'epsilon', 'zeta eta theta'];
+    const response = await client().embed({ input: inputs, latency: 'batch' });
+    expect(response.embeddings).toHaveLength(4);
+    inputs.forEach((input, index) => expect(response.embeddings[index]).toEqual(expectedEmbedding(input, response.embeddings[index].length)));
+    const creates = server.requests.filter((r) => r.route === '/batches' && r.method === 'POST');
+    expect(creates).toHaveLength(1);
+    expect((creates[0].body as { endpoint: string }).endpoint).toBe('/v1/embeddings');
+    expect(response.usage?.inputTokens).toBeGreaterThan(0);
   });
 
   it('a batch budget too short for a batch endpoint does not wait on one', async () => {
