@@ -286,7 +286,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const outcome = await this.track('embed', this.executor.run(runOptions, async (target, ctx) => {
       if (embeddingViaBatchJob(target)) {
         // One job for the whole call: one provider batch, not one per input.
-        const items = inputs.map((input, index): JobItem => ({ id: `input-${index}`, input }));
+        const items = inputs.map((input, index): JobItem => ({ id: `input-${index}`, input, dimensions: request.dimensions }));
         const results = await this.jobs.runAll(target.id, 'embedding', items, ctx.signal, this.jobWaitOptions());
         return { embeddings: results.map((r) => r.embedding!), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
       }
@@ -536,7 +536,9 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** A text call as a one-item job on a batch endpoint. */
   private async batchText(target: Target, call: TextCall, signal: AbortSignal): Promise<TextResult> {
-    const item: JobItem = { id: 'item-0', messages: call.messages, maxOutputTokens: call.maxOutputTokens, temperature: call.temperature };
+    // Every generation setting of the call rides on the item (a batch line is a full request).
+    const { messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions } = call;
+    const item: JobItem = { id: 'item-0', messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions };
     const [result] = await this.jobs.runAll(target.id, 'text', [item], signal, this.jobWaitOptions());
     return result.text!;
   }
@@ -548,7 +550,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private async runJobItemOnline(operation: 'text' | 'embedding', item: JobItem, targetId: string, signal: AbortSignal): Promise<BatchItemResult> {
     try {
       if (operation === 'embedding') {
-        const response = await this.embed({ input: item.input ?? '', targets: [targetId], latency: 'batch', abortSignal: signal });
+        const response = await this.embed({ input: item.input ?? '', dimensions: item.dimensions, targets: [targetId], latency: 'batch', abortSignal: signal });
         return { customId: item.id, ok: true, embedding: response.embedding, usage: response.usage };
       }
       const response = await this.generate({
@@ -556,6 +558,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
         system: item.system,
         maxOutputTokens: item.maxOutputTokens,
         temperature: item.temperature,
+        topP: item.topP,
+        stop: item.stop,
+        seed: item.seed,
+        providerOptions: item.providerOptions,
         targets: [targetId],
         latency: 'batch',
         abortSignal: signal,

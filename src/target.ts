@@ -217,6 +217,8 @@ export interface BatchItem {
   call?: TextCall;
   /** For `embedding`: one input per item. */
   input?: string;
+  /** For `embedding`: the vector width, when the caller chose one. */
+  dimensions?: number;
 }
 
 export interface ProviderBatch {

@@ -5,7 +5,7 @@
 import { InvalidRequestError } from './errors.js';
 import type { ConversationOptions } from './conversation/conversation.js';
 import type { JobItem, JobOperation, JobSubmitOptions, JobWaitOptions } from './batching/jobs-types.js';
-import type { Message, Target } from './target.js';
+import type { Message, Target, TextCall } from './target.js';
 import type { CommonOptions, EmbedRequest, GenerateRequest, ImageRequest, SpeechRequest, StreamRequest, TranscribeRequest } from './types.js';
 
 const operationMethods = ['doGenerate', 'doStream', 'doGenerateMany', 'doEmbed', 'doImage', 'doTranscribe', 'doSpeech', 'doVideo'] as const;
@@ -99,14 +99,9 @@ export function validateGenerate(request: GenerateRequest | StreamRequest): Mess
   } else {
     throw new InvalidRequestError('messages', 'give messages or prompt');
   }
-  if (request.maxOutputTokens !== undefined) nonNegativeNumber(request.maxOutputTokens, 'maxOutputTokens', { integer: true, positive: true });
-  if (request.temperature !== undefined) nonNegativeNumber(request.temperature, 'temperature');
-  if (request.topP !== undefined) {
-    nonNegativeNumber(request.topP, 'topP');
-    if (request.topP > 1) throw new InvalidRequestError('topP', `must be between 0 and 1 (a probability mass); got ${request.topP}`);
+  if (request.maxOutputTokens !== undefined || request.temperature !== undefined || request.topP !== undefined || request.seed !== undefined || request.stop !== undefined) {
+    validateSampling(request, '');
   }
-  if (request.seed !== undefined && !Number.isSafeInteger(request.seed)) throw new InvalidRequestError('seed', `must be an integer; got ${describe(request.seed)}`);
-  if (request.stop !== undefined && (!Array.isArray(request.stop) || request.stop.some((s) => typeof s !== 'string'))) throw new InvalidRequestError('stop', 'must be an array of strings');
   const stream = request as StreamRequest;
   if (stream.firstTokenMs !== undefined) nonNegativeNumber(stream.firstTokenMs, 'firstTokenMs', { positive: true });
   if (stream.idleMs !== undefined) nonNegativeNumber(stream.idleMs, 'idleMs', { positive: true });
@@ -114,6 +109,18 @@ export function validateGenerate(request: GenerateRequest | StreamRequest): Mess
     throw new InvalidRequestError('onStreamFailure', `must be 'resume' or 'error'; got ${describe(stream.onStreamFailure)}`);
   }
   return request.system ? [{ role: 'system', content: request.system }, ...messages] : messages;
+}
+
+/** The generation settings of a call or a job item; `prefix` leads each field's name (`items[2].`). */
+function validateSampling(options: Pick<TextCall, 'maxOutputTokens' | 'temperature' | 'topP' | 'seed' | 'stop'>, prefix: string): void {
+  nonNegativeNumber(options.maxOutputTokens, `${prefix}maxOutputTokens`, { integer: true, positive: true });
+  nonNegativeNumber(options.temperature, `${prefix}temperature`);
+  if (options.topP !== undefined) {
+    nonNegativeNumber(options.topP, `${prefix}topP`);
+    if (options.topP > 1) throw new InvalidRequestError(`${prefix}topP`, `must be between 0 and 1 (a probability mass); got ${options.topP}`);
+  }
+  if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new InvalidRequestError(`${prefix}seed`, `must be an integer; got ${describe(options.seed)}`);
+  if (options.stop !== undefined && (!Array.isArray(options.stop) || options.stop.some((s) => typeof s !== 'string'))) throw new InvalidRequestError(`${prefix}stop`, 'must be an array of strings');
 }
 
 export function validateEmbed(request: EmbedRequest): string[] {
@@ -325,6 +332,7 @@ export function validateJobSubmit(items: unknown, options: JobSubmitOptions): Jo
     if (kind !== inferred) throw new InvalidRequestError(field, `is ${kind === 'text' ? 'a text' : 'an embedding'} item in ${inferred === 'text' ? 'a text' : 'an embedding'} job; one job holds one operation`);
     if (kind === 'embedding') {
       if (typeof item.input !== 'string') throw new InvalidRequestError(`${field}.input`, `must be a string; got ${describe(item.input)}`);
+      nonNegativeNumber(item.dimensions, `${field}.dimensions`, { integer: true, positive: true });
     } else validateJobTextItem(item as Partial<JobItem>, field);
   }
   return inferred!;
@@ -337,8 +345,8 @@ function validateJobTextItem(item: Partial<JobItem>, field: string): void {
     throw new InvalidRequestError(item.prompt === undefined ? `${field}.messages` : `${field}.prompt`, item.prompt === undefined ? 'a text item needs messages or a prompt' : `must be a non-empty string; got ${describe(item.prompt)}`);
   }
   if (item.system !== undefined && typeof item.system !== 'string') throw new InvalidRequestError(`${field}.system`, `must be a string; got ${describe(item.system)}`);
-  if (item.maxOutputTokens !== undefined) nonNegativeNumber(item.maxOutputTokens, `${field}.maxOutputTokens`, { integer: true, positive: true });
-  if (item.temperature !== undefined) nonNegativeNumber(item.temperature, `${field}.temperature`);
+  validateSampling(item, `${field}.`);
+  if (item.providerOptions !== undefined && !isObject(item.providerOptions)) throw new InvalidRequestError(`${field}.providerOptions`, 'must be an object keyed by provider name');
 }
 
 function validateJobMetadata(metadata: unknown): void {

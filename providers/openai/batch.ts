@@ -92,6 +92,7 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
     } else {
       if (typeof item.input !== 'string') throw new InvalidRequestError(`items[${item.customId}].input`, 'an embedding item needs one input string');
       body = { model: deps.embeddingModel, input: item.input, encoding_format: 'float' };
+      if (item.dimensions !== undefined) body.dimensions = item.dimensions;
     }
     return JSON.stringify({ custom_id: item.customId, method: 'POST', url, body });
   };

@@ -20,8 +20,15 @@ export interface JobItem {
   system?: string;
   maxOutputTokens?: number;
   temperature?: number;
+  topP?: number;
+  stop?: string[];
+  seed?: number;
+  /** Per-provider options, keyed by provider name, passed through untouched (as on a call). */
+  providerOptions?: Record<string, Record<string, unknown>>;
   /** Embedding: the text to embed. */
   input?: string;
+  /** Embedding: the vector width, for models that can shorten it. */
+  dimensions?: number;
 }
 
 /** Normalised job status. `queued`: saved, nothing sent; `submitting`: some parts not yet accepted. */

@@ -857,12 +857,19 @@ export function toTextCall(item: JobItem): TextCall {
   if (item.system !== undefined) messages.push({ role: 'system', content: item.system });
   if (item.messages) messages.push(...item.messages);
   else if (item.prompt !== undefined) messages.push({ role: 'user', content: item.prompt });
-  return { messages, maxOutputTokens: item.maxOutputTokens, temperature: item.temperature };
+  const call: TextCall = { messages };
+  if (item.maxOutputTokens !== undefined) call.maxOutputTokens = item.maxOutputTokens;
+  if (item.temperature !== undefined) call.temperature = item.temperature;
+  if (item.topP !== undefined) call.topP = item.topP;
+  if (item.stop !== undefined) call.stop = item.stop;
+  if (item.seed !== undefined) call.seed = item.seed;
+  if (item.providerOptions !== undefined) call.providerOptions = item.providerOptions;
+  return call;
 }
 
 function toBatchItem(item: JobItem, index: number, operation: JobOperation): BatchItem {
   return operation === 'embedding'
-    ? { customId: customIdOf(index), operation, input: item.input }
+    ? { customId: customIdOf(index), operation, input: item.input, ...(item.dimensions !== undefined && { dimensions: item.dimensions }) }
     : { customId: customIdOf(index), operation, call: toTextCall(item) };
 }
 

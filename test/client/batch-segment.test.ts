@@ -50,6 +50,21 @@ describe('the batch segment on a batch endpoint', () => {
     expect(response.usage?.inputTokens).toBeGreaterThan(0);
   });
 
+  it('every generation setting of the call reaches the batch line, and dimensions reach an embedding line', async () => {
+    server.reset();
+    const batchClient = client();
+    await batchClient.generate({ prompt: 'list three colours', latency: 'batch', maxOutputTokens: 50, temperature: 0.2, topP: 0.9, stop: ['\n\n'], seed: 7, providerOptions: { openai: { user: 'u-42' } } });
+    await batchClient.embed({ input: ['a', 'b'], latency: 'batch', dimensions: 4 });
+    const lines = server.requests
+      .filter((r) => r.route === '/batches' && r.method === 'POST')
+      .map((r) => server.files.content((r.body as { input_file_id: string }).input_file_id)!.toString('utf8').trim().split('\n').map((line) => JSON.parse(line).body));
+    expect(lines[0][0]).toMatchObject({ model: 'm', max_tokens: 50, temperature: 0.2, top_p: 0.9, stop: ['\n\n'], seed: 7, user: 'u-42' });
+    expect(lines[1].map((body: { input: string; dimensions: number }) => [body.input, body.dimensions])).toEqual([
+      ['a', 4],
+      ['b', 4],
+    ]);
+  });
+
   it('a batch budget too short for a batch endpoint does not wait on one', async () => {
     const error = await client().generate({ prompt: 'soon', latency: 5000 }).catch((e) => e);
     expect(error.code).toBe('NO_ROUTE');
