@@ -8,6 +8,7 @@
 import EventEmitter from 'eventemitter3';
 import type { BatchFlushEvent, MicroBatcherApi } from './batching/micro-batcher.types.js';
 import { createMicroBatcher } from './batching/micro-batcher.js';
+import { JobCoalescer } from './batching/job-coalescer.js';
 import { Jobs, type JobItem } from './batching/jobs.js';
 import { Conversation, type ConversationOptions } from './conversation/conversation.js';
 import { ReplicaBalancer } from './conversation/replicas.js';
@@ -96,6 +97,13 @@ export interface ClientOptions {
     maxPollIntervalMs?: number;
     /** Items run at once on a target without a batch endpoint. @default 2 */
     onlineConcurrency?: number;
+    /**
+     * `latency: 'batch'` calls to the same batch endpoint within this window share one job (one
+     * provider batch), ms. 0: calls made in the same tick. @default 100 (serverless: 0)
+     */
+    coalesceMs?: number;
+    /** A gathering job is sent at once when it holds this many items. @default 10,000 */
+    maxCoalescedItems?: number;
   };
   /** Default idle limit between stream parts, ms, per segment. @default realtime 1,000, interactive 5,000, batch 30,000 */
   idleMs?: Partial<Record<Segment, number>>;
@@ -149,6 +157,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private readonly executor: Executor;
   private readonly batcher: MicroBatcherApi | undefined;
   private readonly clock: Clock;
+  private readonly runtime: Runtime;
   private readonly hedgeSegments: Set<Segment>;
   private readonly hedgeQuantile: number;
   private readonly idleMs: Record<Segment, number>;
@@ -159,6 +168,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   /** A call already waited out the probes: later calls plan with what is known, without waiting. */
   private probesOverdue = false;
   private jobsApi: Jobs | undefined;
+  private jobCoalescer: JobCoalescer | undefined;
   private readonly jobsOptions: ClientOptions['jobs'];
   private readonly availabilityTimeoutMs: number;
   /** Ends each probe still running (its timer cleared, its signal aborted): `close()` calls them. */
@@ -193,9 +203,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       emit: (event, payload) => (this.emit as (e: string, p: unknown) => boolean)(event, payload),
       listens: (event) => this.listenerCount(event) > 0,
     });
+    this.runtime = options.runtime ?? detectRuntime();
     if (options.microBatch !== false) {
       this.batcher = createMicroBatcher({
-        runtime: options.runtime ?? detectRuntime(),
+        runtime: this.runtime,
         defaults: options.microBatch,
         now: () => this.clock.now(),
         emit: (event, payload) => this.emit(event, payload),
@@ -285,9 +296,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const runOptions = this.runOptions('embed', request, thePlan, segment, budgetMs, this.embeddingHonoursSignal);
     const outcome = await this.track('embed', this.executor.run(runOptions, async (target, ctx) => {
       if (embeddingViaBatchJob(target)) {
-        // One job for the whole call: one provider batch, not one per input.
-        const items = inputs.map((input, index): JobItem => ({ id: `input-${index}`, input, dimensions: request.dimensions }));
-        const results = await this.jobs.runAll(target.id, 'embedding', items, ctx.signal, this.jobWaitOptions());
+        // All inputs in one job, shared with other batch-latency calls to this endpoint.
+        const results = await this.coalescer.run(target.id, 'embedding', inputs.map((input) => ({ input, dimensions: request.dimensions })), ctx.signal);
         return { embeddings: results.map((r) => r.embedding!), usage: sumUsage(results.map((r) => r.usage)) } as { embeddings: number[][]; usage?: Usage; batch?: Route['batched'] };
       }
       const call = { dimensions: request.dimensions, providerOptions: request.providerOptions };
@@ -350,12 +360,24 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** Sends whatever waits in the micro-batch queues (serverless handlers call it before returning). */
   async flush(): Promise<void> {
+    this.jobCoalescer?.flush();
     await this.batcher?.flush();
   }
 
   /** A KV-aware conversation, persisted in the client's store (or `options.store`). */
   conversation(id: string, options: ConversationOptions = {}): Conversation {
     return new Conversation(this, id, options);
+  }
+
+  /** `latency: 'batch'` calls on batch endpoints, gathered into shared jobs. */
+  private get coalescer(): JobCoalescer {
+    this.jobCoalescer ??= new JobCoalescer(() => this.jobs, {
+      windowMs: this.jobsOptions?.coalesceMs ?? (this.runtime === 'serverless' ? 0 : 100),
+      maxItems: this.jobsOptions?.maxCoalescedItems ?? 10_000,
+      wait: { pollIntervalMs: this.jobsOptions?.pollIntervalMs, maxPollIntervalMs: this.jobsOptions?.maxPollIntervalMs },
+      clock: this.clock,
+    });
+    return this.jobCoalescer;
   }
 
   /** Deferred batch jobs on provider batch endpoints (or online at low concurrency). */
@@ -534,17 +556,12 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   }
 
 
-  /** A text call as a one-item job on a batch endpoint. */
+  /** A text call as one item of a (shared) job on a batch endpoint. */
   private async batchText(target: Target, call: TextCall, signal: AbortSignal): Promise<TextResult> {
     // Every generation setting of the call rides on the item (a batch line is a full request).
     const { messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions } = call;
-    const item: JobItem = { id: 'item-0', messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions };
-    const [result] = await this.jobs.runAll(target.id, 'text', [item], signal, this.jobWaitOptions());
+    const [result] = await this.coalescer.run(target.id, 'text', [{ messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions }], signal);
     return result.text!;
-  }
-
-  private jobWaitOptions(): { pollIntervalMs?: number; maxPollIntervalMs?: number } {
-    return { pollIntervalMs: this.jobsOptions?.pollIntervalMs, maxPollIntervalMs: this.jobsOptions?.maxPollIntervalMs };
   }
 
   private async runJobItemOnline(operation: 'text' | 'embedding', item: JobItem, targetId: string, signal: AbortSignal): Promise<BatchItemResult> {

@@ -279,6 +279,8 @@ export function validateClientOptions(options: Record<string, unknown>): void {
     nonNegativeNumber(jobs.pollIntervalMs, 'jobs.pollIntervalMs', { positive: true });
     nonNegativeNumber(jobs.maxPollIntervalMs, 'jobs.maxPollIntervalMs', { positive: true });
     nonNegativeNumber(jobs.onlineConcurrency, 'jobs.onlineConcurrency', { integer: true, positive: true });
+    nonNegativeNumber(jobs.coalesceMs, 'jobs.coalesceMs');
+    nonNegativeNumber(jobs.maxCoalescedItems, 'jobs.maxCoalescedItems', { integer: true, positive: true });
   }
   const idle = section(options.idleMs, 'idleMs');
   if (idle) {

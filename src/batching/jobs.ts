@@ -192,27 +192,21 @@ export class Jobs {
 
   /** A one-item job that resolves with its result (the client's `latency: 'batch'` calls). */
   /**
-   * Runs `items` as one job and resolves with each item's result, in the items' order, once all
-   * are in; the first failed item rejects the whole run (the client's `latency: 'batch'` calls are
-   * one answer each). Aborting the signal cancels the job.
+   * Runs `items` as one job and resolves, once it has finished, with each item's result by item
+   * id (a failed or unanswered item with its own error). Aborting the signal cancels the job.
+   * The client's `latency: 'batch'` calls run through here (src/batching/job-coalescer.ts).
    */
-  async runAll(targetId: string, operation: JobOperation, items: JobItem[], signal?: AbortSignal, waitOptions: Omit<JobWaitOptions, 'signal'> = {}): Promise<Extract<BatchItemResult, { ok: true }>[]> {
+  async runMany(targetId: string, operation: JobOperation, items: JobItem[], signal?: AbortSignal, waitOptions: Omit<JobWaitOptions, 'signal'> = {}): Promise<Map<string, BatchItemResult>> {
     const handle = await this.submit(items, { target: targetId, operation, signal });
     const onAbort = () => void this.cancel(handle.id).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await handle.wait({ ...waitOptions, signal });
-      const byId = new Map<string, Extract<BatchItemResult, { ok: true }>>();
-      for await (const result of this.readResults(handle.id, { cursor: 'start', signal }, false)) {
-        const { id, ok, error } = result.public;
-        if (!ok) throw new JobError(`${targetId}: the batch item ${id} failed: ${error!.code}: ${error!.message}`, { target: targetId, status: error!.status });
-        byId.set(id, { ...result.raw, customId: id } as Extract<BatchItemResult, { ok: true }>);
+      const byId = new Map<string, BatchItemResult>();
+      for await (const { public: result, raw } of this.readResults(handle.id, { cursor: 'start', signal }, false)) {
+        byId.set(result.id, raw?.ok ? { ...raw, customId: result.id } : { customId: result.id, ok: false, error: result.error! });
       }
-      return items.map((item) => {
-        const result = byId.get(item.id);
-        if (result === undefined) throw new JobError(`job ${handle.id} finished without a result for item ${item.id}`, { target: targetId });
-        return result;
-      });
+      return byId;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }

@@ -326,22 +326,28 @@ describe('Jobs over a batch endpoint', () => {
     expect((await handle.get()).parts[1].providerBatchId).toBeDefined();
   });
 
-  it('runAll runs its items as one job and resolves with each result in item order; a failed item rejects it', async () => {
+  it('runMany runs its items as one job and answers each by id, a failed item with its own error', async () => {
     const { jobs, provider } = setup();
-    const [result] = await jobs.runAll('fake:batch', 'text', [{ id: 'only', prompt: 'hello' }], undefined, { pollIntervalMs: 5 });
-    expect(result).toMatchObject({ customId: 'only', ok: true, text: { text: 'echo:hello' } });
     const before = await provider.created();
-    // The provider writes results in reverse order; they come back in the items' order.
-    const vectors = await jobs.runAll('fake:batch', 'embedding', ['abc', 'de', 'f'].map((input, index) => ({ id: `v${index}`, input })), undefined, { pollIntervalMs: 5 });
+    const results = await jobs.runMany('fake:batch', 'embedding', ['abc', 'de', 'FAIL'].map((input, index) => ({ id: `v${index}`, input })), undefined, { pollIntervalMs: 5 });
     expect(await provider.created()).toBe(before + 1);
-    expect(vectors.map((vector) => [vector.customId, vector.embedding])).toEqual([
-      ['v0', [3, (97 + 98 + 99) % 97, 1]],
-      ['v1', [2, (100 + 101) % 97, 1]],
-      ['v2', [1, 102 % 97, 1]],
-    ]);
-    const failing = jobs.runAll('fake:batch', 'text', [{ id: 'good', prompt: 'fine' }, { id: 'bad', prompt: 'FAIL' }], undefined, { pollIntervalMs: 5 });
-    await expect(failing).rejects.toMatchObject({ code: 'JOB_ERROR', status: 400 });
-    await expect(failing).rejects.toThrow(/item bad failed/);
+    expect(results.get('v0')).toEqual({ customId: 'v0', ok: true, embedding: [3, (97 + 98 + 99) % 97, 1], usage: { inputTokens: 1 } });
+    expect(results.get('v1')).toMatchObject({ ok: true, embedding: [2, (100 + 101) % 97, 1] });
+    expect(results.get('v2')).toMatchObject({ customId: 'v2', ok: false, error: { code: 'invalid_request', status: 400 } });
+    const [text] = (await jobs.runMany('fake:batch', 'text', [{ id: 'only', prompt: 'hello' }], undefined, { pollIntervalMs: 5 })).values();
+    expect(text).toMatchObject({ customId: 'only', ok: true, text: { text: 'echo:hello' } });
+  });
+
+  it('runMany cancels its job when its signal aborts', async () => {
+    const controller = new AbortController();
+    let polls = 0;
+    const { jobs, provider } = setup({ steps: 50 }, { jobs: { sleep: async () => void (++polls === 3 && controller.abort()) } });
+    const running = jobs.runMany('fake:batch', 'text', [{ id: 'a', prompt: 'x' }], controller.signal, { pollIntervalMs: 5 });
+    await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
+    // The cancel is sent as the wait ends; the provider then reports the batch cancelling.
+    for (let tick = 0; tick < 20 && (await jobs.list())[0].status !== 'cancelling'; tick++) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect((await jobs.list())[0]).toMatchObject({ status: 'cancelling' });
+    expect(await provider.created()).toBe(1);
   });
 
   it('lists jobs by status', async () => {

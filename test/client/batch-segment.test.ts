@@ -11,7 +11,7 @@ import { expectedEmbedding, startOpenAIServer, type OpenAIServer } from '../serv
 let server: OpenAIServer;
 beforeAll(async () => {
   // The batch life cycle follows the clock: validating 20 ms, in progress 40 ms, finalizing 20 ms.
-  server = await startOpenAIServer({ batches: { timeline: { validatingMs: 20, inProgressMs: 40, finalizingMs: 20 } } });
+  server = await startOpenAIServer({ batches: { timeline: { validatingMs: 20, inProgressMs: 40, finalizingMs: 20 }, failItems: /POISON/ } });
 });
 afterAll(() => server.close());
 
@@ -63,6 +63,23 @@ describe('the batch segment on a batch endpoint', () => {
       ['a', 4],
       ['b', 4],
     ]);
+  });
+
+  it('concurrent batch-latency calls share one provider batch, each with its own answer or error', async () => {
+    server.reset();
+    const shared = client();
+    const prompts = ['alpha report', 'beta report', 'POISON report', 'gamma report', 'delta report'];
+    const settled = await Promise.allSettled(prompts.map((prompt) => shared.generate({ prompt, latency: 'batch' })));
+    const creates = server.requests.filter((r) => r.route === '/batches' && r.method === 'POST');
+    expect(creates).toHaveLength(1);
+    expect(server.requests.filter((r) => r.route === '/files' && r.method === 'POST')).toHaveLength(1);
+    settled.forEach((outcome, index) => {
+      if (prompts[index].startsWith('POISON')) expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'ALL_TARGETS_FAILED' } });
+      else expect(outcome.status === 'fulfilled' && outcome.value.text).toContain(prompts[index]);
+    });
+    // Calls after the window make a job of their own.
+    await shared.generate({ prompt: 'later', latency: 'batch' });
+    expect(server.requests.filter((r) => r.route === '/batches' && r.method === 'POST')).toHaveLength(2);
   });
 
   it('a batch budget too short for a batch endpoint does not wait on one', async () => {
