@@ -97,6 +97,7 @@ export async function main(argv: string[], io: CliIo, store?: KeyValueStore): Pr
       case 'watch': {
         if (!id) return fail(io, 'watch needs a job id');
         const interval = Number(flags.interval ?? 2000);
+        if (!Number.isFinite(interval) || interval <= 0) return fail(io, `--interval must be a positive number of milliseconds, got '${flags.interval}'`);
         const sleep = io.sleep ?? defaultSleep;
         let last = '';
         for (;;) {

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDuration, main, progressLine } from '../../src/cli.js';
+import { openai } from '../../providers/openai/index.js';
+import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
 import { Jobs } from '../../src/batching/jobs.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { Target } from '../../src/target.js';
@@ -69,9 +71,59 @@ describe('inferlane jobs CLI', () => {
     expect(missing.err[0]).toContain("no job with id 'job_nope'");
   });
 
+  it('refuses a watch interval that is not a positive number instead of polling without pause', async () => {
+    const { store, handle } = await onlineJob(1);
+    for (const interval of ['soon', '0', '-5']) {
+      const run = io(false);
+      expect(await main(['jobs', 'watch', handle.id, '--interval', interval], run.io, store)).toBe(2);
+      expect(run.err[0]).toContain('--interval must be a positive number');
+    }
+  });
+
   it('formats a partial bar with an ETA', () => {
     const line = progressLine({ id: 'j', status: 'in_progress', counts: { total: 1000, completed: 390, failed: 10 }, etaMs: 125_000 } as never, 10);
     expect(line).toBe('[####------]  40% 400/1000 ok 390 failed 10 in_progress eta 2m 5s');
     expect(formatDuration(7_500_000)).toBe('2h 5m');
+  });
+});
+
+describe('inferlane jobs results for a provider batch job', () => {
+  let server: OpenAIServer;
+  beforeAll(async () => {
+    server = await startOpenAIServer({ batches: { timeline: { validatingMs: 5, inProgressMs: 10, finalizingMs: 5 }, failItems: /FAIL/ } });
+  });
+  afterAll(() => server.close());
+
+  it('reads every item from the provider files with OPENAI_API_KEY and the base URL, and says how when they are missing', async () => {
+    const store = memoryStore();
+    const target = openai({ id: 'openai-batch', model: 'm', kind: 'batch', baseURL: server.baseURL, apiKey: 'sk-cli-test-1234567890' });
+    const jobs = new Jobs({ store, targets: [target], emit: () => {}, runOnline: () => Promise.reject(new Error('not used')) });
+    const handle = await jobs.submit(['one', 'two', 'FAIL three'].map((prompt, index) => ({ id: `item-${index}`, prompt })));
+    await handle.wait({ pollIntervalMs: 10, maxPollIntervalMs: 20 });
+    const saved = { key: process.env.OPENAI_API_KEY, url: process.env.OPENAI_BASE_URL };
+    delete process.env.OPENAI_BASE_URL;
+    try {
+      delete process.env.OPENAI_API_KEY;
+      const hint = io(false);
+      expect(await main(['jobs', 'results', handle.id], hint.io, store)).toBe(0);
+      expect(hint.out.at(-1)).toContain('pass --openai-base-url');
+      process.env.OPENAI_API_KEY = 'sk-cli-test-1234567890';
+      const run = io(false);
+      expect(await main(['jobs', 'results', handle.id, '--openai-base-url', server.baseURL], run.io, store)).toBe(0);
+      expect(run.out[0]).toContain(`${handle.id} completed total=3 completed=2 failed=1`);
+      expect(run.out[1]).toMatch(/^part 0: 3 items completed .* batch=batch_/);
+      const results = run.out.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+      expect(results.map((result) => [result.id, result.ok]).sort()).toEqual([
+        ['item-0', true],
+        ['item-1', true],
+        ['item-2', false],
+      ]);
+      expect(results.find((result) => result.id === 'item-0').result.text).toContain('one');
+      expect(run.out.join('\n')).not.toContain('sk-cli-test');
+    } finally {
+      if (saved.key === undefined) delete process.env.OPENAI_API_KEY;
+      else process.env.OPENAI_API_KEY = saved.key;
+      if (saved.url !== undefined) process.env.OPENAI_BASE_URL = saved.url;
+    }
   });
 });
