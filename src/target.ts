@@ -383,7 +383,11 @@ export interface Target {
   available?(signal: AbortSignal): Promise<Availability>;
   doGenerate?(call: TextCall, ctx: CallContext): Promise<TextResult>;
   doStream?(call: TextCall, ctx: CallContext): AsyncIterable<StreamPart>;
-  /** Several independent prompts in one pass; one result per call, in order. */
+  /**
+   * Several independent prompts in one pass; one result per call, in order. The micro-batcher
+   * sends calls that share their generation settings (maxOutputTokens, temperature, topP, seed,
+   * providerOptions); only `stop` and the messages differ within a pass.
+   */
   doGenerateMany?(calls: TextCall[], ctx: CallContext): Promise<TextResult[]>;
   /** Batch-native: one vector per input, in order. */
   doEmbed?(call: EmbedCall, ctx: CallContext): Promise<EmbedResult>;

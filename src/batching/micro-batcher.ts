@@ -228,7 +228,10 @@ export class MicroBatcher implements MicroBatcherApi {
     const tokens = call.messages.reduce((sum, message) => sum + estimateTokens(message.content) + messageOverheadTokens, 0);
     // Generation is never deduplicated: two equal prompts may rightly sample different text.
     const payload = { key: `unique:${this.uniqueKey++}`, payload: call, tokens };
-    const queueKey = `${target.id}\u0000generate\u0000`;
+    // One pass runs with one set of generation settings, so calls that differ in them wait in
+    // different queues (`stop` is applied per call after decoding, so it may differ).
+    const { maxOutputTokens, temperature, topP, seed, providerOptions } = call;
+    const queueKey = `${target.id}\u0000generate\u0000${stableStringify({ maxOutputTokens, temperature, topP, seed, providerOptions })}`;
     return this.enqueue(target, 'generate', queueKey, {}, [payload], options, (values, _slots, info) => ({
       ...(values[0] as TextResult),
       batch: info,

@@ -657,6 +657,22 @@ describe('MicroBatcher generate', () => {
     expect(events[0]).toMatchObject({ operation: 'generate', target: 'device:tiny' });
   });
 
+  it('runs calls with different generation settings in different passes (a pass has one set of settings)', async () => {
+    const { target, passes } = deviceTarget();
+    const { batcher } = batcherWithEvents();
+    const short = { maxOutputTokens: 4 };
+    const warm = { temperature: 0.9, topP: 0.5 };
+    const calls = [short, warm, short, {}, { ...warm, stop: ['.'] }].map((settings, index) => batcher.generate(target, { messages: [{ role: 'user', content: `p${index}` }], ...settings }, enqueueOptions()));
+    await vi.runAllTimersAsync();
+    await Promise.all(calls);
+    const byPrompts = passes.map((pass) => pass.map((call) => call.messages[0].content).sort());
+    expect(byPrompts.sort()).toEqual([['p0', 'p2'], ['p1', 'p4'], ['p3']]);
+    for (const pass of passes) {
+      const settings = pass.map(({ maxOutputTokens, temperature, topP }) => JSON.stringify({ maxOutputTokens, temperature, topP }));
+      expect(new Set(settings).size).toBe(1);
+    }
+  });
+
   it('fails every caller of a pass whose target answered a different number of prompts', async () => {
     const { target } = deviceTarget();
     target.doGenerateMany = async (calls) => calls.slice(1).map(() => ({ text: 'short', finishReason: 'stop' as const }));
