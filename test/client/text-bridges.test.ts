@@ -11,21 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { createClient, type ClientStreamPart } from '../../src/index.js';
 import type { StreamPart, Target, TextResult } from '../../src/target.js';
 import { collect, failure } from '../helpers/async.js';
+import { streamingTarget } from '../helpers/targets.js';
 
-function streamOnly(id: string, parts: StreamPart[]): Target & { calls: number } {
-  const t = {
-    id,
-    kind: 'cloud' as const,
-    modalities: ['text' as const],
-    honoursAbort: true,
-    calls: 0,
-    async *doStream() {
-      t.calls++;
-      for (const part of parts) yield part;
-    },
-  };
-  return t;
-}
+const streamOnly = (id: string, parts: StreamPart[]) => streamingTarget(id, parts);
 
 function generateOnly(id: string, result: TextResult): Target & { calls: number } {
   const t = {

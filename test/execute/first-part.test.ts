@@ -10,21 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { createClient, type ClientStreamPart } from '../../src/index.js';
 import type { StreamPart, Target } from '../../src/target.js';
 import { collect } from '../helpers/async.js';
+import { streamingTarget } from '../helpers/targets.js';
 
-function target(id: string, honoursAbort: boolean, parts: StreamPart[]): Target & { calls: number } {
-  const t = {
-    id,
-    kind: 'cloud' as const,
-    modalities: ['text' as const],
-    honoursAbort,
-    calls: 0,
-    async *doStream() {
-      t.calls++;
-      for (const part of parts) yield part;
-    },
-  };
-  return t;
-}
+const target = (id: string, honoursAbort: boolean, parts: StreamPart[]) => streamingTarget(id, parts, { honoursAbort });
 
 const answer: StreamPart[] = [
   { type: 'text-delta', text: 'backup' },

@@ -11,28 +11,9 @@ import { createClient, type ClientStreamPart, InferlaneError } from '../../src/i
 import { ProviderError } from '../../src/errors.js';
 import type { StreamPart, Target, TextResult } from '../../src/target.js';
 import { collect } from '../helpers/async.js';
+import { streamingTarget } from '../helpers/targets.js';
 
-type Script = (call: number) => StreamPart[] | Error;
 
-function streamer(id: string, script: Script, extra: Partial<Target> = {}): Target & { calls: number } {
-  const t = {
-    id,
-    kind: 'cloud' as const,
-    modalities: ['text' as const],
-    honoursAbort: true,
-    calls: 0,
-    async *doStream() {
-      const outcome = script(t.calls++);
-      if (outcome instanceof Error) throw outcome;
-      for (const part of outcome) {
-        if (part.type === 'error') throw part.error;
-        yield part;
-      }
-    },
-    ...extra,
-  };
-  return t;
-}
 
 const serverError = () => new ProviderError('scripted 503', { status: 503, retryable: true });
 const answer = (text: string): StreamPart[] => [
@@ -48,8 +29,8 @@ function recorder(client: ReturnType<typeof createClient>) {
 
 describe('a circuit that opens during the call', () => {
   it('a stream does not retry a target whose circuit the first failure opened; the next answers', async () => {
-    const flaky = streamer('flaky', serverError);
-    const backup = streamer('backup', () => answer('from backup'));
+    const flaky = streamingTarget('flaky', serverError);
+    const backup = streamingTarget('backup', () => answer('from backup'));
     const client = createClient({ targets: [flaky, backup], stats: { circuit: { consecutiveFailures: 1, cooldownMs: 60_000 } }, retry: { initialDelayMs: 1, maxDelayMs: 1 } });
     const attempts = recorder(client);
     const parts = await collect(client.stream({ prompt: 'hi', targets: ['flaky', 'backup'], maxRetries: 2, latency: 5_000 }));
@@ -83,7 +64,7 @@ describe('a circuit that opens during the call', () => {
         throw serverError();
       },
     };
-    const second = streamer('second', (call) => (call === 0 ? serverError() : answer('never')));
+    const second = streamingTarget('second', (call) => (call === 0 ? serverError() : answer('never')));
     const client = createClient({ targets: [first, second], stats: { circuit: { consecutiveFailures: 1, cooldownMs: 60_000 } } });
     const parts: ClientStreamPart[] = [];
     const iterator = client.stream({ prompt: 'hi', targets: ['first', 'second'], maxRetries: 0, onStreamFailure: 'resume' })[Symbol.asyncIterator]();
@@ -103,7 +84,7 @@ describe('a circuit that opens during the call', () => {
 
 describe('usage in parts of its own', () => {
   it('is merged into the finish part, the route and the cost, and not passed on as a part', async () => {
-    const target = streamer(
+    const target = streamingTarget(
       'splitter',
       () => [
         { type: 'usage', usage: { inputTokens: 1_000 } },
@@ -126,13 +107,14 @@ describe('usage in parts of its own', () => {
 });
 
 describe('hedging limits', () => {
-  function slow(id: string, ms: number, text: string): Target & { calls: number } {
+  /** Answers `outcome` (or throws it) after `ms`, unless its signal aborts first. */
+  function after(id: string, ms: number, outcome: string | Error, expected = { ttftMs: 50, totalMs: 50 }): Target & { calls: number } {
     const t = {
       id,
       kind: 'cloud' as const,
       modalities: ['text' as const],
       honoursAbort: true,
-      expected: { ttftMs: 50, totalMs: 50 },
+      expected,
       calls: 0,
       async doGenerate(_call: unknown, ctx: { signal: AbortSignal }): Promise<TextResult> {
         t.calls++;
@@ -143,15 +125,16 @@ describe('hedging limits', () => {
             reject(ctx.signal.reason);
           });
         });
-        return { text, finishReason: 'stop' };
+        if (outcome instanceof Error) throw outcome;
+        return { text: outcome, finishReason: 'stop' };
       },
     };
     return t;
   }
 
   it('no hedge starts when it could not answer before the deadline', async () => {
-    const primary = slow('primary', 60, 'primary answer');
-    const backup = slow('backup', 1, 'backup answer');
+    const primary = after('primary', 60, 'primary answer');
+    const backup = after('backup', 1, 'backup answer');
     const client = createClient({ targets: [primary, backup] });
     const hedges: unknown[] = [];
     client.on('hedge', (event) => hedges.push(event));
@@ -167,25 +150,10 @@ describe('hedging limits', () => {
   });
 
   it('when primary and hedge both fail, the next target is the one after the hedge', async () => {
-    const failing = (id: string, ms: number): Target & { calls: number } => {
-      const t = {
-        id,
-        kind: 'cloud' as const,
-        modalities: ['text' as const],
-        honoursAbort: true,
-        expected: { ttftMs: 5, totalMs: 5 },
-        calls: 0,
-        async doGenerate(): Promise<TextResult> {
-          t.calls++;
-          await new Promise((resolve) => setTimeout(resolve, ms));
-          throw new ProviderError(`${id} failed`, { status: 500, retryable: true });
-        },
-      };
-      return t;
-    };
+    const failing = (id: string, ms: number) => after(id, ms, new ProviderError(`${id} failed`, { status: 500, retryable: true }), { ttftMs: 5, totalMs: 5 });
     const primary = failing('primary', 40);
     const hedge = failing('hedge', 5);
-    const third = slow('third', 1, 'third answer');
+    const third = after('third', 1, 'third answer');
     const client = createClient({ targets: [primary, hedge, third] });
     const result = await client.generate({ prompt: 'hi', targets: ['primary', 'hedge', 'third'], latency: 2_000, hedge: { afterMs: 5 }, maxRetries: 0 });
     expect(result.text).toBe('third answer');
