@@ -190,7 +190,6 @@ export class Jobs {
     return this.handle(id);
   }
 
-  /** A one-item job that resolves with its result (the client's `latency: 'batch'` calls). */
   /**
    * Runs `items` as one job and resolves, once it has finished, with each item's result by item
    * id (a failed or unanswered item with its own error). Aborting the signal cancels the job.
