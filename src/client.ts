@@ -277,7 +277,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   }
 
   private streamCall(request: StreamRequest, messages: Message[], thePlan: Plan, segment: Segment, budgetMs: number): StreamCall {
-    return new StreamCall(this, request, messages, {
+    return new StreamCall(this, this.batchText, request, messages, {
       ...this.runOptions('stream', request, thePlan, segment, budgetMs, undefined),
       idleMs: request.idleMs ?? this.idleMs[segment],
       firstTokenMs: request.firstTokenMs,
@@ -556,13 +556,13 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   }
 
 
-  /** A text call as one item of a (shared) job on a batch endpoint. */
-  private async batchText(target: Target, call: TextCall, signal: AbortSignal): Promise<TextResult> {
+  /** A text call as one item of a (shared) job on a batch endpoint (generate, and streams there). */
+  private readonly batchText = async (target: Target, call: TextCall, signal: AbortSignal): Promise<TextResult> => {
     // Every generation setting of the call rides on the item (a batch line is a full request).
     const { messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions } = call;
     const [result] = await this.coalescer.run(target.id, 'text', [{ messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions }], signal);
     return result.text!;
-  }
+  };
 
   private async runJobItemOnline(operation: 'text' | 'embedding', item: JobItem, targetId: string, signal: AbortSignal): Promise<BatchItemResult> {
     try {
@@ -626,6 +626,7 @@ function reportError(client: InferlaneClient, operation: Operation, error: unkno
 class StreamCall implements StreamSetup<ClientStreamPart> {
   constructor(
     private readonly client: InferlaneClient,
+    private readonly batchText: (target: Target, call: TextCall, signal: AbortSignal) => Promise<TextResult>,
     private readonly request: StreamRequest,
     private readonly messages: Message[],
     readonly options: StreamSetup<ClientStreamPart>['options'],
@@ -634,8 +635,10 @@ class StreamCall implements StreamSetup<ClientStreamPart> {
   open(target: Target, ctx: CallContext, info: AttemptInfo, partial: string): AsyncIterable<StreamPart> {
     const base = info.prepared?.messages ?? this.messages;
     const call = textCall(this.request, partial ? [...base, { role: 'assistant', content: partial }] : base);
+    // A batch endpoint answers whole, at its discount: one text part when the job is done.
+    if (textViaBatchJob(target)) return singlePartStream(() => this.batchText(target, call, ctx.signal));
     if (target.doStream) return target.doStream(call, ctx);
-    return singlePartStream(target, call, ctx);
+    return singlePartStream(() => target.doGenerate!(call, ctx));
   }
 
   finish(outcome: StreamOutcome): ClientStreamPart {
@@ -706,9 +709,9 @@ async function collectStream(target: Target, parts: AsyncIterable<StreamPart>): 
   return usage ? { text, finishReason, usage } : { text, finishReason };
 }
 
-/** `stream` on a target that only generates: its answer as one text part and a finish. */
-async function* singlePartStream(target: Target, call: TextCall, ctx: Parameters<NonNullable<Target['doGenerate']>>[1]): AsyncGenerator<StreamPart> {
-  const result = await target.doGenerate!(call, ctx);
+/** `stream` on a target that answers whole (generate-only, or a batch endpoint): its answer as one text part and a finish. */
+async function* singlePartStream(answer: () => Promise<TextResult>): AsyncGenerator<StreamPart> {
+  const result = await answer();
   if (result.text) yield { type: 'text-delta', text: result.text };
   yield { type: 'finish', finishReason: result.finishReason, usage: result.usage };
 }

@@ -82,6 +82,19 @@ describe('the batch segment on a batch endpoint', () => {
     expect(server.requests.filter((r) => r.route === '/batches' && r.method === 'POST')).toHaveLength(2);
   });
 
+  it('a stream with latency batch runs on the batch endpoint too, one text part when the job is done', async () => {
+    server.reset();
+    const parts = [];
+    for await (const part of client().stream({ prompt: 'stream the quarter', latency: 'batch' })) parts.push(part);
+    expect(parts.map((part) => part.type)).toEqual(['text-delta', 'finish']);
+    expect((parts[0] as { text: string }).text).toContain('stream the quarter');
+    expect(server.requests.filter((r) => r.route === '/batches' && r.method === 'POST')).toHaveLength(1);
+    expect(server.requests.filter((r) => r.route === '/chat/completions')).toHaveLength(0);
+    // Priced at the batch discount, as it ran.
+    const finish = parts[1] as { usage: { inputTokens: number; outputTokens: number }; route: { costUsd: number } };
+    expect(finish.route.costUsd).toBeCloseTo(((finish.usage.inputTokens * 1 + finish.usage.outputTokens * 2) / 1e6) * 0.5, 12);
+  });
+
   it('a batch budget too short for a batch endpoint does not wait on one', async () => {
     const error = await client().generate({ prompt: 'soon', latency: 5000 }).catch((e) => e);
     expect(error.code).toBe('NO_ROUTE');
