@@ -62,6 +62,21 @@ describe('transformers target: text', () => {
     expect(result.usage?.outputTokens).toBe(3);
   });
 
+  it('samples when asked (temperature above 0): not always the greedy answer, within the token limit', async () => {
+    const greedy = await target.doGenerate!(ask('Tell me about the router.', { maxOutputTokens: 12 }), context());
+    expect((await target.doGenerate!(ask('Tell me about the router.', { maxOutputTokens: 12, temperature: 0 }), context())).text).toBe(greedy.text);
+    const samples: string[] = [];
+    for (let run = 0; run < 6; run++) {
+      const result = await target.doGenerate!(ask('Tell me about the router.', { maxOutputTokens: 12, temperature: 1.5, topP: 0.95 }), context());
+      // Sampled byte-level tokens need not form corpus words; the limit still holds.
+      expect(result.usage?.outputTokens).toBeLessThanOrEqual(12);
+      expect(['stop', 'length']).toContain(result.finishReason);
+      samples.push(result.text);
+    }
+    // Six samples at temperature 1.5 from a model with a few hundred words: not all greedy.
+    expect(samples.some((text) => text !== greedy.text)).toBe(true);
+  });
+
   it('cuts at a stop sequence', async () => {
     const full = await target.doGenerate!(ask('hi'), context());
     const cut = full.text.indexOf(' ', 4);
@@ -177,6 +192,16 @@ describe('transformers target: embeddings', () => {
     const alone = await target.doEmbed!({ inputs: [inputs[2]] }, context());
     alone.embeddings[0].forEach((value, index) => expect(value).toBeCloseTo(result.embeddings[2][index], 5));
     expect(result.usage?.inputTokens).toBeGreaterThan(inputs.length);
+  });
+
+  it('shortens vectors to `dimensions` and renormalises them (a prefix of the full vector, unit length)', async () => {
+    const input = 'The router sends the request to the device.';
+    const [full] = (await target.doEmbed!({ inputs: [input] }, context())).embeddings;
+    const [short] = (await target.doEmbed!({ inputs: [input], dimensions: 8 }, context())).embeddings;
+    expect(short).toHaveLength(8);
+    expect(Math.hypot(...short)).toBeCloseTo(1, 5);
+    const scale = Math.hypot(...full.slice(0, 8));
+    short.forEach((value, index) => expect(value).toBeCloseTo(full[index] / scale, 5));
   });
 });
 
