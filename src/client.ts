@@ -169,6 +169,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private probesOverdue = false;
   private jobsApi: Jobs | undefined;
   private jobCoalescer: JobCoalescer | undefined;
+  private closed = false;
   private readonly jobsOptions: ClientOptions['jobs'];
   private readonly availabilityTimeoutMs: number;
   /** Ends each probe still running (its timer cleared, its signal aborted): `close()` calls them. */
@@ -393,8 +394,13 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     return this.jobsApi;
   }
 
-  /** Closes targets (model sessions, sockets) and the store. */
+  /**
+   * Sends what waits in the batching queues, then closes targets (model sessions, sockets) and the
+   * store. Calls in flight finish; later calls reject with INVALID_REQUEST (field `client`). Idempotent.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.flush();
     for (const end of [...this.probesRunning]) end();
     await Promise.all(this.targets.map((t) => t.close?.()));
@@ -423,6 +429,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** Plans with the availability already known; throws NO_ROUTE (reported) when nothing can serve. */
   private planNow(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Plan {
+    // Every call plans: after close() none may quietly open sockets or reload a model again.
+    if (this.closed) throw new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client');
     const now = this.clock.now();
     const epoch = this.stats.epoch;
     let thePlan = this.plans.find(operation, request, segment, budgetMs, inputTokens, outputTokens, now, epoch);

@@ -113,6 +113,27 @@ describe('invalid calls', () => {
   });
 });
 
+describe('a closed client', () => {
+  it('finishes calls in flight, then refuses every call with INVALID_REQUEST naming the client, and closes once', async () => {
+    const closing = createClient({ targets: [openai({ model: 'm', baseURL: server.baseURL, apiKey: 'test', embeddingModel: 'e' })] });
+    const inFlight = closing.generate({ prompt: 'during close' });
+    await closing.close();
+    expect((await inFlight).text).toContain('during close');
+    const before = server.requests.length;
+    const calls: Array<() => Promise<unknown>> = [
+      () => closing.generate({ prompt: 'after' }),
+      () => closing.embed({ input: 'after' }),
+      () => closing.conversation('c').send('after'),
+      async () => {
+        for await (const _ of closing.stream({ prompt: 'after' })) void _;
+      },
+    ];
+    for (const call of calls) await expect(call()).rejects.toMatchObject({ code: 'INVALID_REQUEST', field: 'client' });
+    expect(server.requests.length).toBe(before);
+    await expect(closing.close()).resolves.toBeUndefined();
+  });
+});
+
 describe('invalid clients', () => {
   const cases: [string, () => unknown, string][] = [
     ['no options', () => createClient(undefined as never), 'options'],
