@@ -54,21 +54,18 @@ export class CallDeadline implements Deadline {
   private readonly controller = new AbortController();
   private why: AbortCause | undefined;
   private timer: unknown;
-  private readonly onParentAbort: (() => void) | undefined;
+  private readonly unwatchParent: (() => void) | undefined;
 
   constructor(
     budgetMs: number,
     private readonly clock: Clock,
-    private readonly parent?: AbortSignal,
+    parent?: AbortSignal,
   ) {
     this.signal = this.controller.signal;
     this.at = clock.now() + budgetMs;
     this.arm(budgetMs);
     if (parent?.aborted) this.abort('caller');
-    else if (parent) {
-      this.onParentAbort = () => this.abort('caller');
-      parent.addEventListener('abort', this.onParentAbort, { once: true });
-    }
+    else if (parent) this.unwatchParent = watchCallerSignal(parent, () => this.abort('caller'));
   }
 
   cause(): AbortCause | undefined {
@@ -96,8 +93,36 @@ export class CallDeadline implements Deadline {
 
   dispose(): void {
     this.clock.clearTimeout(this.timer);
-    if (this.onParentAbort) this.parent!.removeEventListener('abort', this.onParentAbort);
+    this.unwatchParent?.();
   }
+}
+
+/** The calls waiting on each caller signal, behind that signal's one abort listener. */
+const callerSignalWatchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `onAbort` when a caller's signal aborts; returns the function that stops watching. However
+ * many calls share one signal (an app's shutdown signal, say), the signal gets ONE listener: Node
+ * warns of a leak past 10 listeners on one signal, though each call removes its own when it settles.
+ */
+function watchCallerSignal(signal: AbortSignal, onAbort: () => void): () => void {
+  let watchers = callerSignalWatchers.get(signal);
+  if (watchers === undefined) {
+    const created = new Set<() => void>();
+    watchers = created;
+    callerSignalWatchers.set(signal, created);
+    signal.addEventListener(
+      'abort',
+      () => {
+        callerSignalWatchers.delete(signal);
+        for (const watcher of [...created]) watcher();
+      },
+      { once: true },
+    );
+  }
+  const set = watchers;
+  set.add(onAbort);
+  return () => void set.delete(onAbort);
 }
 
 /** A child controller for one attempt: aborts with its parent, or on its own (hedge lost, stream timeout). */

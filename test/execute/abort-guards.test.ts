@@ -201,3 +201,32 @@ describe('a signal that is already aborted', () => {
     expect(calls).toBe(0);
   });
 });
+
+describe('one caller signal shared by many calls', () => {
+  it('gets one abort listener however many calls wait on it, and aborting it ends every call', async () => {
+    const { getEventListeners } = await import('node:events');
+    const waiting: Target = {
+      id: 'slow',
+      kind: 'cloud',
+      modalities: ['text'],
+      honoursAbort: true,
+      doGenerate: async (_call, ctx) => {
+        await aborted(ctx.signal);
+        throw ctx.signal.reason;
+      },
+    };
+    const quick = healthy('quick');
+    const client = createClient({ targets: [waiting, quick] });
+    const shutdown = new AbortController();
+    // Calls that settle remove themselves: 30 quick calls leave nothing behind.
+    await Promise.all(Array.from({ length: 30 }, () => client.generate({ prompt: 'hi', targets: ['quick'], abortSignal: shutdown.signal })));
+    const pending = Array.from({ length: 50 }, () => client.generate({ prompt: 'hi', targets: ['slow'], abortSignal: shutdown.signal, latency: 60_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Node warns of a leak past 10 listeners on one signal; there is one.
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+    shutdown.abort();
+    const errors = await Promise.all(pending.map((call) => failure(call)));
+    expect(errors.every((error) => error.code === 'ABORTED')).toBe(true);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+  });
+});
