@@ -144,8 +144,17 @@ describe('Jobs over the openai adapter and the local Batch API', () => {
     const cloud = openai({ model: 'gpt-4.1-mini', baseURL: server.baseURL, apiKey: 'sk-test-online-key-00' });
     expect(cloud.batch).toBeUndefined();
     const jobs = makeJobs([cloud], async (operation, item, targetId, signal): Promise<BatchItemResult> => {
-      const text = await cloud.doGenerate!({ messages: [{ role: 'user', content: item.prompt! }] }, { signal, deadline: Date.now() + 10_000, segment: 'batch', emit: () => {} });
-      return { customId: item.id, ok: true, text, usage: text.usage };
+      // One signal per request, as the client's executor gives: openai-node never removes the
+      // abort listener it adds to a request's signal.
+      const request = new AbortController();
+      const stop = () => request.abort(signal.reason);
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        const text = await cloud.doGenerate!({ messages: [{ role: 'user', content: item.prompt! }] }, { signal: request.signal, deadline: Date.now() + 10_000, segment: 'batch', emit: () => {} });
+        return { customId: item.id, ok: true, text, usage: text.usage };
+      } finally {
+        signal.removeEventListener('abort', stop);
+      }
     }, true);
     const before = server.requests.filter((request) => request.path === '/v1/chat/completions').length;
     const handle = await jobs.submit(items(12));
