@@ -76,6 +76,10 @@ export function validateMessages(messages: unknown, field = 'messages'): asserts
     if (typeof content !== 'string') {
       throw new InvalidRequestError(`${field}[${index}].content`, `must be a string; got ${describe(content)}`);
     }
+    const name = (message as { name?: unknown }).name;
+    if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
+      throw new InvalidRequestError(`${field}[${index}].name`, `must be a non-empty string; got ${describe(name)}`);
+    }
   }
 }
 

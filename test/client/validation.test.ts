@@ -30,6 +30,7 @@ const calls: Call[] = [
   ['messages not an array', () => client.generate({ messages: 'hi' as never }), 'messages'],
   ['unknown role', () => client.generate({ messages: [{ role: 'wizard' as never, content: 'x' }] }), 'messages[0].role'],
   ['content not a string', () => client.generate({ messages: [user[0], { role: 'user', content: 42 as never }] }), 'messages[1].content'],
+  ['a message name that is not a string', () => client.generate({ messages: [{ role: 'user', content: 'x', name: 5 as never }] }), 'messages[0].name'],
   ['neither messages nor prompt', () => client.generate({}), 'messages'],
   ['both messages and prompt', () => client.generate({ messages: user, prompt: 'x' }), 'prompt'],
   ['empty prompt', () => client.generate({ prompt: '' }), 'prompt'],
