@@ -119,6 +119,32 @@ describe('JobCoalescer', () => {
     expect(submitted).toEqual([2]);
   });
 
+  it('a job that cannot run at all fails every caller in it with its error', async () => {
+    const { coalescer, provider } = setup();
+    provider.submit = async () => {
+      throw Object.assign(new Error('upload refused'), { status: 503 });
+    };
+    const outcomes = await Promise.allSettled([coalescer.run('fake:batch', 'text', text('a')), coalescer.run('fake:batch', 'text', text('b'))]);
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'JOB_ERROR' } });
+    expect((outcomes[0] as PromiseRejectedResult).reason.message).toContain('upload refused');
+  });
+
+  it('after a refused item, the callers sent again can still abort on their own', async () => {
+    const { coalescer, jobs, submitted } = setup({ maxBytes: 2_000, steps: 20 }, { pollDelayMs: 5 });
+    const leaving = new AbortController();
+    const staying = new AbortController();
+    const huge = coalescer.run('fake:batch', 'text', text('x'.repeat(5_000)), new AbortController().signal);
+    const left = coalescer.run('fake:batch', 'text', text('leaving'), leaving.signal);
+    const kept = coalescer.run('fake:batch', 'text', text('staying'), staying.signal);
+    await expect(huge).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    while (submitted.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    leaving.abort();
+    await expect(left).rejects.toMatchObject({ code: 'ABORTED' });
+    expect((await kept)[0].text?.text).toBe('echo:staying');
+    expect(submitted).toEqual([2]);
+    expect((await jobs.list()).map((job) => job.status)).toEqual(['completed']);
+  });
+
   it('flush() sends a gathering group at once', async () => {
     const { coalescer, submitted } = setup({}, { windowMs: 60_000 });
     const pending = coalescer.run('fake:batch', 'text', text('now'));

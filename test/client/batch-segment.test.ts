@@ -107,3 +107,25 @@ describe('the batch segment on a batch endpoint', () => {
     expect(error.message).toContain('does not serve the interactive segment');
   });
 });
+
+describe('a job on a target without a batch endpoint', () => {
+  it('runs embedding items online through embed, with their width, and reads them like any job', async () => {
+    server.reset();
+    const online = createClient({ targets: [openai({ id: 'cloud', model: 'm', baseURL: server.baseURL, apiKey: 'test', embeddingModel: 'e', modalities: ['embedding'] })] });
+    const handle = await online.jobs.submit(['one', 'two', 'three'].map((input, index) => ({ id: `e${index}`, input, dimensions: 4 })));
+    const info = await handle.wait({ pollIntervalMs: 5 });
+    expect(info).toMatchObject({ status: 'completed', mode: 'online', counts: { total: 3, completed: 3, failed: 0 } });
+    const results = [];
+    for await (const result of handle.results()) results.push(result);
+    expect(results.map((result) => [result.id, result.result?.embedding?.length]).sort()).toEqual([
+      ['e0', 4],
+      ['e1', 4],
+      ['e2', 4],
+    ]);
+    // The online workers' calls go through the micro-batcher, which may share a request.
+    const embeddingCalls = server.requests.filter((r) => r.route === '/embeddings').map((r) => r.body as { input: string | string[]; dimensions?: number });
+    expect(embeddingCalls.flatMap((body) => body.input).sort()).toEqual(['one', 'three', 'two']);
+    expect(embeddingCalls.every((body) => body.dimensions === 4)).toBe(true);
+    await online.close();
+  });
+});
