@@ -411,4 +411,36 @@ describe('Jobs online fallback (a target without a batch endpoint)', () => {
     expect(results.find((result) => result.id === 'caller-5')!.costUsd).toBeCloseTo((2 + 8) / 1e6, 12);
     expect(calls).toHaveLength(250);
   });
+
+  it('a worker that dies mid-job leaves its answered items; the next one runs only the rest', async () => {
+    const target = onlineTarget([]);
+    const store = memoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    const answer = async (item: JobItem): Promise<BatchItemResult> => ({ customId: item.id, ok: true, text: { text: `online:${item.prompt}`, finishReason: 'stop' } });
+    // The first worker answers four items, then hangs for good (its process died).
+    const firstRuns: string[] = [];
+    const first = setup({}, { targets: [target], store, jobs: { ownerId: 'first', leaseMs: 60_000, onlineConcurrency: 1, now: () => clock.now, runOnline: async (_operation, item) => {
+      firstRuns.push(item.id);
+      if (firstRuns.length > 4) return new Promise<never>(() => {});
+      return answer(item);
+    } } });
+    const handle = await first.jobs.submit(textItems(10));
+    await expect(collect(handle.results())).rejects.toMatchObject({ code: 'JOB_ERROR' });
+    await first.jobs.resume();
+    while (firstRuns.length < 5) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Its lease runs out; a second worker resumes.
+    clock.now += 60_001;
+    const secondRuns: string[] = [];
+    const second = setup({}, { targets: [target], store, jobs: { ownerId: 'second', leaseMs: 60_000, now: () => clock.now, runOnline: async (_operation, item) => {
+      secondRuns.push(item.id);
+      return answer(item);
+    } } });
+    await second.jobs.resume();
+    const info = await second.jobs.wait(handle.id, { pollIntervalMs: 1 });
+    expect(info).toMatchObject({ status: 'completed', counts: { total: 10, completed: 10, failed: 0 } });
+    // Items 0-3 were answered before the death; item 4 hung and runs again.
+    expect(secondRuns.sort()).toEqual(['caller-4', 'caller-5', 'caller-6', 'caller-7', 'caller-8', 'caller-9']);
+    const results = await collect(second.jobs.results(handle.id));
+    expect(results.map((result) => result.id).sort()).toEqual(textItems(10).map((item) => item.id).sort());
+  });
 });
