@@ -7,6 +7,7 @@
  * The targets here are in-memory stand-ins for providers (the edge); the client, the executor
  * and its watchdog are the real ones.
  */
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createClient, type ClientStreamPart } from '../../src/index.js';
 import type { CallContext, StreamPart, Target } from '../../src/target.js';
@@ -204,7 +205,7 @@ describe('a signal that is already aborted', () => {
 
 describe('one caller signal shared by many calls', () => {
   it('gets one abort listener however many calls wait on it, and aborting it ends every call', async () => {
-    const { getEventListeners } = await import('node:events');
+    const listeners = (signal: AbortSignal) => EventEmitter.getEventListeners(signal, 'abort');
     const waiting: Target = {
       id: 'slow',
       kind: 'cloud',
@@ -223,10 +224,10 @@ describe('one caller signal shared by many calls', () => {
     const pending = Array.from({ length: 50 }, () => client.generate({ prompt: 'hi', targets: ['slow'], abortSignal: shutdown.signal, latency: 60_000 }));
     await new Promise((resolve) => setTimeout(resolve, 5));
     // Node warns of a leak past 10 listeners on one signal; there is one.
-    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+    expect(listeners(shutdown.signal)).toHaveLength(1);
     shutdown.abort();
     const errors = await Promise.all(pending.map((call) => failure(call)));
     expect(errors.every((error) => error.code === 'ABORTED')).toBe(true);
-    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    expect(listeners(shutdown.signal)).toHaveLength(0);
   });
 });
