@@ -61,6 +61,14 @@ export function validateCommon(request: CommonOptions): void {
     throw new InvalidRequestError('prefer', `must be 'fastest' or 'cheapest'; got ${describe(request.prefer)}`);
   }
   if (request.providerOptions !== undefined && !isObject(request.providerOptions)) throw new InvalidRequestError('providerOptions', 'must be an object keyed by provider name');
+  if (request.hedge !== undefined && typeof request.hedge !== 'boolean') validateHedge(request.hedge);
+}
+
+/** `hedge: { afterMs }` (a NaN or negative delay would hedge every request at once). */
+function validateHedge(hedge: unknown): void {
+  if (!isObject(hedge)) throw new InvalidRequestError('hedge', `must be true, false or { afterMs }; got ${describe(hedge)}`);
+  nonNegativeNumber(hedge.afterMs, 'hedge.afterMs');
+  if (hedge.quantile !== undefined) fraction(hedge.quantile, 'hedge.quantile', { open: true });
 }
 
 export function validateMessages(messages: unknown, field = 'messages'): asserts messages is Message[] {
