@@ -160,6 +160,8 @@ export function validateImage(request: ImageRequest): void {
 export function validateTranscribe(request: TranscribeRequest): Uint8Array {
   if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
   validateCommon(request);
+  optionalText(request.language, 'language');
+  optionalText(request.mediaType, 'mediaType');
   const audio = request.audio;
   if (audio instanceof Uint8Array) {
     if (audio.byteLength === 0) throw new InvalidRequestError('audio', 'must not be empty');
@@ -176,6 +178,13 @@ export function validateSpeech(request: SpeechRequest): void {
   if (!isObject(request)) throw new InvalidRequestError('request', 'must be an object');
   validateCommon(request);
   if (typeof request.text !== 'string' || request.text.length === 0) throw new InvalidRequestError('text', `must be a non-empty string; got ${describe(request.text)}`);
+  optionalText(request.voice, 'voice');
+  optionalText(request.format, 'format');
+}
+
+/** An optional setting that, when given, is a non-empty string (a voice, a language, a media type). */
+function optionalText(value: unknown, field: string): void {
+  if (value !== undefined && (typeof value !== 'string' || value.length === 0)) throw new InvalidRequestError(field, `must be a non-empty string; got ${describe(value)}`);
 }
 
 /** Checks the targets given to createClient. */
