@@ -270,10 +270,10 @@ export class Executor {
     const { clock } = this.deps;
     const { options, candidates, deadline, startedAt, partial } = state;
     const target = candidate.target;
-    // Alone and last, nothing aborts this attempt but the end of the call itself.
+    // Alone and last (and not resuming), nothing aborts this attempt but the end of the call itself.
     const last = state.index === candidates.length - 1;
-    const controller = last ? shared(deadline) : childController(deadline.signal).controller;
-    const limitMs = last || partial ? undefined : this.attemptLimit(candidates, state.index, deadline, 'ttft');
+    const controller = last && !partial ? shared(deadline) : childController(deadline.signal).controller;
+    const limitMs = partial ? options.idleMs : last ? undefined : this.attemptLimit(candidates, state.index, deadline, 'ttft');
     const limitTimer = this.armLimit(controller, limitMs);
     const record: AttemptRecord = { target: target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0 };
     state.attempts.push(record);
@@ -282,7 +282,7 @@ export class Executor {
       const ctx: CallContext = { signal: controller.signal, deadline: partial ? Number.POSITIVE_INFINITY : deadline.at, segment: options.segment, emit: this.emitFromAdapter };
       opening = await this.firstPart(state.setup.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator](), controller.signal, target);
     } catch (error) {
-      const failure = this.attemptError(error, controller, deadline, target, limitMs);
+      const failure = this.attemptError(error, controller, deadline, target, limitMs, partial !== '');
       this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
       return this.openFailed(state, candidate, failure);
     } finally {
@@ -306,9 +306,11 @@ export class Executor {
         (target, ctx, info) => this.firstPart(setup.open(target, ctx, info, partial)[Symbol.asyncIterator](), ctx.signal, target),
         state.retry,
         isHedge,
-        partial ? undefined : this.attemptLimit(candidates, candidates.indexOf(which), deadline, 'ttft'),
-        // Alone and last: nothing aborts this attempt but the end of the call itself.
-        isHedge || secondary !== undefined || candidates.indexOf(which) < candidates.length - 1,
+        // A resumption has no budget left to share: the idle limit bounds the wait for its first part.
+        partial ? options.idleMs : this.attemptLimit(candidates, candidates.indexOf(which), deadline, 'ttft'),
+        // Alone and last (and not resuming): nothing aborts this attempt but the end of the call itself.
+        isHedge || secondary !== undefined || partial !== '' || candidates.indexOf(which) < candidates.length - 1,
+        partial !== '',
       );
     try {
       const primary = openFirst(candidate, false);
@@ -536,6 +538,7 @@ export class Executor {
     hedge: boolean,
     limitMs?: number,
     own = true,
+    resuming = false,
   ): Started<T> {
     const { clock } = this.deps;
     // Creating AbortControllers is a large share of the per-call cost: share the deadline's
@@ -567,7 +570,7 @@ export class Executor {
         const attempt = attemptFn(candidate.target, ctx, { retry, prepared });
         return await (honours(options, candidate.target) ? attempt : abortable(attempt, controller.signal));
       } catch (error) {
-        throw this.attemptError(error, controller, deadline, candidate.target, limitMs);
+        throw this.attemptError(error, controller, deadline, candidate.target, limitMs, resuming);
       } finally {
         if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
         // A stream attempt goes on after it opens: it must still abort with the call (the
@@ -585,10 +588,16 @@ export class Executor {
     return limitMs === undefined ? undefined : this.deps.clock.setTimeout(() => controller.abort('attempt-timeout'), Math.max(0, limitMs));
   }
 
-  /** An attempt's error: the share-of-the-budget error when its own limit stopped it (the call itself goes on). */
-  private attemptError(error: unknown, controller: AbortController, deadline: Pick<Deadline, 'signal'>, target: Target, limitMs: number | undefined): unknown {
+  /**
+   * An attempt's error: the share-of-the-budget error when its own limit stopped it (the call
+   * itself goes on), or the idle error when a resumption's first part did not come in time.
+   */
+  private attemptError(error: unknown, controller: AbortController, deadline: Pick<Deadline, 'signal'>, target: Target, limitMs: number | undefined, resuming = false): unknown {
     if (controller.signal.reason !== 'attempt-timeout' || deadline.signal.aborted) return error;
-    return new DeadlineExceededError(Math.round(limitMs ?? 0), { target: target.id, detail: `${target.id} did not answer within its share of the budget, leaving time for the next target`, cause: error });
+    const detail = resuming
+      ? `no stream part from ${target.id} for ${limitMs} ms (idleMs) while resuming`
+      : `${target.id} did not answer within its share of the budget, leaving time for the next target`;
+    return new DeadlineExceededError(Math.round(limitMs ?? 0), { target: target.id, detail, cause: error });
   }
 
   private async settle<T>(options: RunOptions, started: Started<T>, startedAt: number): Promise<{ value: T; started: Started<T>; hedged: boolean }> {

@@ -165,3 +165,53 @@ describe('hedging limits', () => {
     ]);
   });
 });
+
+describe('a resumption whose next target never answers', () => {
+  const breaking: () => Target = () => ({
+    id: 'first',
+    kind: 'cloud',
+    modalities: ['text'],
+    honoursAbort: true,
+    async *doStream() {
+      yield { type: 'text-delta', text: 'Half ' };
+      throw serverError();
+    },
+  });
+  /** Never sends a first part: one notices its signal, the other ignores it. */
+  const silent = (honoursAbort: boolean): Target => ({
+    id: 'silent',
+    kind: 'cloud',
+    modalities: ['text'],
+    honoursAbort,
+    async *doStream(_call, ctx) {
+      if (honoursAbort) {
+        await new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
+      } else await new Promise(() => {});
+      yield { type: 'text-delta', text: 'never' };
+    },
+  });
+
+  for (const honoursAbort of [true, false]) {
+    it(`ends within idleMs with the partial text (a target that ${honoursAbort ? 'honours' : 'ignores'} its signal)`, async () => {
+      const client = createClient({ targets: [breaking(), silent(honoursAbort)] });
+      const parts: ClientStreamPart[] = [];
+      const started = Date.now();
+      const error = await (async () => {
+        for await (const part of client.stream({ prompt: 'hi', targets: ['first', 'silent'], maxRetries: 0, idleMs: 100, latency: 2_000 })) parts.push(part);
+      })().catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'STREAM_INTERRUPTED', partialText: 'Half ' });
+      expect((error as { cause?: { code?: string; message?: string } }).cause).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+      expect((error as Error & { cause: Error }).cause.message).toContain('while resuming');
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(parts).toEqual([{ type: 'text-delta', text: 'Half ' }]);
+    });
+  }
+
+  it('moves past it to a target that answers', async () => {
+    const third = streamingTarget('third', answer('the rest.'));
+    const client = createClient({ targets: [breaking(), silent(true), third] });
+    const parts = await collect(client.stream({ prompt: 'hi', targets: ['first', 'silent', 'third'], maxRetries: 0, idleMs: 100, latency: 2_000 }));
+    expect(parts.map((part) => (part.type === 'text-delta' ? part.text : part.type))).toEqual(['Half ', 'resumed', 'the rest.', 'finish']);
+    expect(parts[1]).toMatchObject({ fromTarget: 'first', toTarget: 'third' });
+  });
+});
