@@ -60,6 +60,14 @@ export interface OpenAISettings {
   fetch?: typeof globalThis.fetch;
   /** Allows a key in a browser-like runtime, where anyone can read it. @default false */
   dangerouslyAllowBrowser?: boolean;
+  /**
+   * The `openai` client's own logging. Off unless asked for (here or with `OPENAI_LOG`): it would
+   * print raw response chunks to stderr, and every failure already arrives as a typed error.
+   * @default 'off'
+   */
+  logLevel?: 'off' | 'error' | 'warn' | 'info' | 'debug';
+  /** Where the `openai` client logs when `logLevel` allows it. @default console */
+  logger?: OpenAI['logger'];
   /** Model for `doEmbed` and embedding batches. @default `model` */
   embeddingModel?: string;
   /** Model for `doImage`. @default `model` */
@@ -112,6 +120,9 @@ export function openai(settings: OpenAISettings): OpenAITarget {
   if (!['cloud', 'realtime', 'batch'].includes(kind)) {
     throw new InvalidRequestError('kind', `must be 'cloud', 'realtime' or 'batch', got '${String(kind)}'`);
   }
+  if (settings.logLevel !== undefined && !['off', 'error', 'warn', 'info', 'debug'].includes(settings.logLevel)) {
+    throw new InvalidRequestError('logLevel', `must be 'off', 'error', 'warn', 'info' or 'debug', got '${String(settings.logLevel)}'`);
+  }
   const model = settings.model;
   const id = settings.id ?? `${kind === 'batch' ? 'openai-batch' : 'openai'}:${model}`;
   const baseURLs = normaliseBaseURLs(settings.baseURL);
@@ -138,6 +149,8 @@ export function openai(settings: OpenAISettings): OpenAITarget {
       maxRetries: 0,
       timeout: clientTimeoutMs,
       dangerouslyAllowBrowser: settings.dangerouslyAllowBrowser,
+      logLevel: settings.logLevel ?? (openAILogFromEnvironment() ? undefined : 'off'),
+      logger: settings.logger,
     });
     return clients[replica]!;
   };
@@ -463,4 +476,9 @@ function audioExtension(mediaType: string): string {
 function speechMediaType(format: string): string {
   const known: Record<string, string> = { mp3: 'audio/mpeg', opus: 'audio/ogg', aac: 'audio/aac', flac: 'audio/flac', wav: 'audio/wav', pcm: 'audio/pcm' };
   return known[format] ?? 'application/octet-stream';
+}
+
+/** `OPENAI_LOG` from the environment, where there is one (the `openai` client reads it itself). */
+function openAILogFromEnvironment(): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.OPENAI_LOG;
 }

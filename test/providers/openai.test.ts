@@ -3,7 +3,7 @@
  * OpenAI-compatible server (test/servers/openai-compatible.ts) on 127.0.0.1.
  */
 import { createServer, type Server } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openai, parseRetryAfter, type OpenAISettings } from '../../providers/openai/index.js';
 import type { CallContext, StreamPart, TextCall } from '../../src/target.js';
 import { expectedEmbedding, startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
@@ -258,10 +258,25 @@ describe('doStream', () => {
     expect(seen.some((part) => part.type === 'finish')).toBe(false);
   });
 
-  it('throws a retryable ProviderError on a malformed chunk', async () => {
-    server.script('/chat/completions', { stream: { malformedAfterChunks: 2 } });
-    const error = await failure(collect(target().doStream!(hello, context())));
-    expect(error).toMatchObject({ name: 'ProviderError', retryable: true });
+  it('throws a retryable ProviderError on a malformed chunk, and prints nothing of it', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      server.script('/chat/completions', { stream: { malformedAfterChunks: 2 } });
+      const error = await failure(collect(target().doStream!(hello, context())));
+      expect(error).toMatchObject({ name: 'ProviderError', retryable: true });
+      // The openai client would print the raw chunk (the model's words) to stderr.
+      expect(printed).not.toHaveBeenCalled();
+      // Asked for, its log goes to the logger given.
+      const logged: unknown[][] = [];
+      const logger = { error: (...args: unknown[]) => logged.push(args), warn() {}, info() {}, debug() {} };
+      server.script('/chat/completions', { stream: { malformedAfterChunks: 2 } });
+      await failure(collect(target({ logLevel: 'error', logger }).doStream!(hello, context())));
+      expect(logged.map((args) => String(args[0]))).toContain('Could not parse message into JSON:');
+      expect(printed).not.toHaveBeenCalled();
+      expect(() => target({ logLevel: 'loud' as never })).toThrow(expect.objectContaining({ field: 'logLevel' }));
+    } finally {
+      printed.mockRestore();
+    }
   });
 
   it('throws AbortedError when the signal fires mid-stream (the client library ends quietly)', async () => {
