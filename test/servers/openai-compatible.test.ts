@@ -15,7 +15,7 @@ let clock = 1_700_000_000_000;
 
 beforeAll(async () => {
   server = await startOpenAIServer({ seed: 42, now: () => clock, models: ['gpt-4.1-mini', 'text-embedding-3-small'] });
-  client = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test-secret-key-123456', maxRetries: 0 });
+  client = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test-secret-key-123456', maxRetries: 0, logLevel: 'off' });
 });
 afterEach(() => server.reset());
 afterAll(() => server.close());
