@@ -9,7 +9,7 @@ import EventEmitter from 'eventemitter3';
 import type { BatchFlushEvent, MicroBatcherApi } from './batching/micro-batcher.types.js';
 import { createMicroBatcher } from './batching/micro-batcher.js';
 import { JobCoalescer } from './batching/job-coalescer.js';
-import { Jobs, type JobItem } from './batching/jobs.js';
+import { Jobs, type JobItem, toTextCall } from './batching/jobs.js';
 import { Conversation, type ConversationOptions } from './conversation/conversation.js';
 import { ReplicaBalancer } from './conversation/replicas.js';
 import {
@@ -566,9 +566,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** A text call as one item of a (shared) job on a batch endpoint (generate, and streams there). */
   private readonly batchText = async (target: Target, call: TextCall, signal: AbortSignal): Promise<TextResult> => {
-    // Every generation setting of the call rides on the item (a batch line is a full request).
-    const { messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions } = call;
-    const [result] = await this.coalescer.run(target.id, 'text', [{ messages, maxOutputTokens, temperature, topP, stop, seed, providerOptions }], signal);
+    // The call is the item: every generation setting rides on it (a batch line is a full request).
+    const [result] = await this.coalescer.run(target.id, 'text', [call], signal);
     return result.text!;
   };
 
@@ -578,19 +577,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
         const response = await this.embed({ input: item.input ?? '', dimensions: item.dimensions, targets: [targetId], latency: 'batch', abortSignal: signal });
         return { customId: item.id, ok: true, embedding: response.embedding, usage: response.usage };
       }
-      const response = await this.generate({
-        ...(item.messages ? { messages: item.messages } : { prompt: item.prompt ?? '' }),
-        system: item.system,
-        maxOutputTokens: item.maxOutputTokens,
-        temperature: item.temperature,
-        topP: item.topP,
-        stop: item.stop,
-        seed: item.seed,
-        providerOptions: item.providerOptions,
-        targets: [targetId],
-        latency: 'batch',
-        abortSignal: signal,
-      });
+      // The item becomes the same call its batch line would carry.
+      const response = await this.generate({ ...toTextCall(item), targets: [targetId], latency: 'batch', abortSignal: signal });
       return { customId: item.id, ok: true, text: response.raw, usage: response.usage };
     } catch (error) {
       const e = InferlaneError.isInstance(error) ? error : undefined;
