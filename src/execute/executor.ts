@@ -273,7 +273,7 @@ export class Executor {
     // Alone and last (and not resuming), nothing aborts this attempt but the end of the call itself.
     const last = state.index === candidates.length - 1;
     const controller = last && !partial ? shared(deadline) : childController(deadline.signal).controller;
-    const limitMs = partial ? options.idleMs : last ? undefined : this.attemptLimit(candidates, state.index, deadline, 'ttft');
+    const limitMs = this.openingLimit(state, state.index);
     const limitTimer = this.armLimit(controller, limitMs);
     const record: AttemptRecord = { target: target.id, outcome: 'error', startMs: clock.now() - startedAt, durationMs: 0 };
     state.attempts.push(record);
@@ -306,8 +306,7 @@ export class Executor {
         (target, ctx, info) => this.firstPart(setup.open(target, ctx, info, partial)[Symbol.asyncIterator](), ctx.signal, target),
         state.retry,
         isHedge,
-        // A resumption has no budget left to share: the idle limit bounds the wait for its first part.
-        partial ? options.idleMs : this.attemptLimit(candidates, candidates.indexOf(which), deadline, 'ttft'),
+        this.openingLimit(state, candidates.indexOf(which)),
         // Alone and last (and not resuming): nothing aborts this attempt but the end of the call itself.
         isHedge || secondary !== undefined || partial !== '' || candidates.indexOf(which) < candidates.length - 1,
         partial !== '',
@@ -325,6 +324,15 @@ export class Executor {
     } catch (thrown) {
       return this.openFailed(state, candidate, thrown);
     }
+  }
+
+  /**
+   * How long opening the candidate at `index` may wait for its first part: its share of the
+   * budget when another candidate follows (none for the last); for a resumption, which has no
+   * budget left to share, idleMs.
+   */
+  private openingLimit<F>(state: StreamState<F>, index: number): number | undefined {
+    return state.partial ? state.options.idleMs : this.attemptLimit(state.candidates, index, state.deadline, 'ttft');
   }
 
   /**
