@@ -933,8 +933,7 @@ class IdleWatchdog implements Watchdog {
   stop(): void {
     this.clock.clearTimeout(this.timer);
     if (this.onAbort) this.controller.signal.removeEventListener('abort', this.onAbort);
-    this.waitingSince = undefined;
-    this.rejectStep = undefined;
+    this.settled();
   }
 
   private check(): void {
