@@ -60,7 +60,7 @@ export function validateCommon(request: CommonOptions): void {
   if (request.prefer !== undefined && request.prefer !== 'fastest' && request.prefer !== 'cheapest') {
     throw new InvalidRequestError('prefer', `must be 'fastest' or 'cheapest'; got ${describe(request.prefer)}`);
   }
-  if (request.providerOptions !== undefined && !isObject(request.providerOptions)) throw new InvalidRequestError('providerOptions', 'must be an object keyed by provider name');
+  if (request.providerOptions !== undefined) validateProviderOptions(request.providerOptions, 'providerOptions');
   if (request.hedge !== undefined && typeof request.hedge !== 'boolean') validateHedge(request.hedge);
 }
 
@@ -99,18 +99,8 @@ export function validateGenerate(request: GenerateRequest | StreamRequest): Mess
   if (asImage.size !== undefined || asImage.n !== undefined) {
     throw new InvalidRequestError('size', 'image options belong to generateImage(), not generate()');
   }
-  if (request.messages !== undefined && request.prompt !== undefined) throw new InvalidRequestError('prompt', 'give either messages or prompt, not both');
-  if (request.system !== undefined && typeof request.system !== 'string') throw new InvalidRequestError('system', 'must be a string');
-  let messages: Message[];
-  if (request.messages !== undefined) {
-    validateMessages(request.messages);
-    messages = request.messages;
-  } else if (request.prompt !== undefined) {
-    if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new InvalidRequestError('prompt', `must be a non-empty string; got ${describe(request.prompt)}`);
-    messages = [{ role: 'user', content: request.prompt }];
-  } else {
-    throw new InvalidRequestError('messages', 'give messages or prompt');
-  }
+  validateText(request, '');
+  const messages: Message[] = request.messages ?? [{ role: 'user', content: request.prompt! }];
   if (request.maxOutputTokens !== undefined || request.temperature !== undefined || request.topP !== undefined || request.seed !== undefined || request.stop !== undefined) {
     validateSampling(request, '');
   }
@@ -121,6 +111,23 @@ export function validateGenerate(request: GenerateRequest | StreamRequest): Mess
     throw new InvalidRequestError('onStreamFailure', `must be 'resume' or 'error'; got ${describe(stream.onStreamFailure)}`);
   }
   return request.system ? [{ role: 'system', content: request.system }, ...messages] : messages;
+}
+
+/**
+ * What a call or a job item says: `messages` or a non-empty `prompt`, not both, and a string
+ * `system`. `prefix` leads each field's name (`items[2].`).
+ */
+function validateText(source: { messages?: unknown; prompt?: unknown; system?: unknown }, prefix: string): void {
+  if (source.messages !== undefined && source.prompt !== undefined) throw new InvalidRequestError(`${prefix}prompt`, 'give either messages or prompt, not both');
+  if (source.system !== undefined && typeof source.system !== 'string') throw new InvalidRequestError(`${prefix}system`, `must be a string; got ${describe(source.system)}`);
+  if (source.messages !== undefined) validateMessages(source.messages, `${prefix}messages`);
+  else if (source.prompt === undefined) throw new InvalidRequestError(`${prefix}messages`, 'give messages or prompt');
+  else if (typeof source.prompt !== 'string' || source.prompt.length === 0) throw new InvalidRequestError(`${prefix}prompt`, `must be a non-empty string; got ${describe(source.prompt)}`);
+}
+
+/** `providerOptions` of a call or a job item: options keyed by provider name. */
+function validateProviderOptions(value: unknown, field: string): void {
+  if (value !== undefined && !isObject(value)) throw new InvalidRequestError(field, 'must be an object keyed by provider name');
 }
 
 /** The generation settings of a call or a job item; `prefix` leads each field's name (`items[2].`). */
@@ -362,14 +369,9 @@ export function validateJobSubmit(items: unknown, options: JobSubmitOptions): Jo
 }
 
 function validateJobTextItem(item: Partial<JobItem>, field: string): void {
-  if (item.messages !== undefined && item.prompt !== undefined) throw new InvalidRequestError(`${field}.prompt`, 'give either messages or prompt, not both');
-  if (item.messages !== undefined) validateMessages(item.messages, `${field}.messages`);
-  else if (typeof item.prompt !== 'string' || item.prompt.length === 0) {
-    throw new InvalidRequestError(item.prompt === undefined ? `${field}.messages` : `${field}.prompt`, item.prompt === undefined ? 'a text item needs messages or a prompt' : `must be a non-empty string; got ${describe(item.prompt)}`);
-  }
-  if (item.system !== undefined && typeof item.system !== 'string') throw new InvalidRequestError(`${field}.system`, `must be a string; got ${describe(item.system)}`);
+  validateText(item, `${field}.`);
   validateSampling(item, `${field}.`);
-  if (item.providerOptions !== undefined && !isObject(item.providerOptions)) throw new InvalidRequestError(`${field}.providerOptions`, 'must be an object keyed by provider name');
+  validateProviderOptions(item.providerOptions, `${field}.providerOptions`);
 }
 
 function validateJobMetadata(metadata: unknown): void {
