@@ -18,7 +18,7 @@ import {
 } from '../errors.js';
 import type { EmbedResult, MicroBatchSettings, Segment, Target, TextCall, TextResult, Usage } from '../target.js';
 import { maxTimerMs } from '../timers.js';
-import { estimateTokens, messageOverheadTokens } from '../tokens.js';
+import { estimateMessagesTokens, estimateTokens } from '../tokens.js';
 import type {
   BatchFlushEvent,
   BatchInfo,
@@ -225,7 +225,7 @@ export class MicroBatcher implements MicroBatcherApi {
     if (typeof target.doGenerateMany !== 'function') {
       return Promise.reject(new InvalidRequestError('target', `${target.id} cannot batch generation (no doGenerateMany)`));
     }
-    const tokens = call.messages.reduce((sum, message) => sum + estimateTokens(message.content) + messageOverheadTokens, 0);
+    const tokens = estimateMessagesTokens(call.messages);
     // Generation is never deduplicated: two equal prompts may rightly sample different text.
     const payload = { key: `unique:${this.uniqueKey++}`, payload: call, tokens };
     // One pass runs with one set of generation settings, so calls that differ in them wait in
