@@ -383,7 +383,16 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** Deferred batch jobs on provider batch endpoints (or online at low concurrency). */
   get jobs(): Jobs {
-    this.jobsApi ??= new Jobs({
+    if (this.jobsApi === undefined && this.closed) {
+      // Made after close(): closed too, so its calls refuse rather than reach a closed store.
+      this.jobsApi = this.createJobs();
+      void this.jobsApi.close();
+    }
+    return (this.jobsApi ??= this.createJobs());
+  }
+
+  private createJobs(): Jobs {
+    return new Jobs({
       store: this.store,
       targets: [...this.targets],
       emit: (event, payload) => this.emit(event, payload),
@@ -391,17 +400,24 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       onlineConcurrency: this.jobsOptions?.onlineConcurrency,
       runOnline: (operation, item, targetId, signal) => this.runJobItemOnline(operation, item, targetId, signal),
     });
-    return this.jobsApi;
   }
 
   /**
    * Sends what waits in the batching queues, then closes targets (model sessions, sockets) and the
-   * store. Calls in flight finish; later calls reject with INVALID_REQUEST (field `client`). Idempotent.
+   * store. Calls in flight finish, except those waiting on a provider batch job: they reject with
+   * ABORTED naming the job, which goes on at the provider and stays in the store (`jobs.get`, or
+   * `jobs.resume()` after a restart). Later calls reject with INVALID_REQUEST (field `client`). Idempotent.
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    // Batch-latency calls: their gathering jobs are sent (which may make the jobs API), then every
+    // wait ends (AbortedError naming the job, which stays in the store) and online job runners
+    // stop, all before `closed` refuses the items they would run next and the store closes.
+    this.jobCoalescer?.close();
+    const jobsClosed = this.jobsApi?.close();
     this.closed = true;
-    await this.flush();
+    await this.batcher?.flush();
+    await jobsClosed;
     for (const end of [...this.probesRunning]) end();
     await Promise.all(this.targets.map((t) => t.close?.()));
     await this.store.close?.();

@@ -11,7 +11,7 @@
  *
  * Imports: errors, target (types), execute/deadline (Clock), batching/jobs (types).
  */
-import { AbortedError, InferlaneError, JobError } from '../errors.js';
+import { AbortedError, InferlaneError, InvalidRequestError, JobError } from '../errors.js';
 import type { Clock } from '../execute/deadline.js';
 import type { BatchItemResult } from '../target.js';
 import type { JobItem, JobOperation, JobWaitOptions } from './jobs-types.js';
@@ -57,6 +57,7 @@ interface Group {
 export class JobCoalescer {
   private readonly open = new Map<string, Group>();
   private sequence = 0;
+  private closed = false;
 
   constructor(
     private readonly jobs: () => JobRunner,
@@ -66,6 +67,7 @@ export class JobCoalescer {
   /** Runs one caller's items (one for `generate`, each input of an `embed`) and resolves with their results, in order. */
   run(targetId: string, operation: JobOperation, items: Omit<JobItem, 'id'>[], signal?: AbortSignal): Promise<Answered[]> {
     if (signal?.aborted) return Promise.reject(new AbortedError(undefined, { target: targetId }));
+    if (this.closed) return Promise.reject(new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client'));
     const key = `${operation} ${targetId}`;
     let group = this.open.get(key);
     if (group === undefined) {
@@ -86,9 +88,18 @@ export class JobCoalescer {
     });
   }
 
-  /** Sends every group still gathering (the client's `close()`: nobody is left waiting on a window). */
+  /** Sends every group still gathering (the client's `flush()`: nobody is left waiting on a window). */
   flush(): void {
     for (const group of [...this.open.values()]) this.send(group);
+  }
+
+  /**
+   * The client's `close()`: groups still gathering are sent (their jobs reach the store), and a
+   * later call is refused at once rather than left to a window timer.
+   */
+  close(): void {
+    this.closed = true;
+    this.flush();
   }
 
   private send(group: Group): void {

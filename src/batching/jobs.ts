@@ -88,6 +88,11 @@ export class Jobs {
   /** Online runners in this process, by job id. */
   private readonly runners = new Map<string, Promise<void>>();
   private readonly runnerAborts = new Map<string, AbortController>();
+  /** Aborted by `close()`: waits stop, online runners let go of their parts (the jobs stay in the store). */
+  private readonly closer = new AbortController();
+  /** This process's submissions, waits and online runners, which `close()` lets settle before the store closes. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
 
   constructor(options: JobsOptions) {
     this.store = options.store;
@@ -107,7 +112,11 @@ export class Jobs {
 
   // ---------------------------------------------------------------- submit
 
-  async submit(items: JobItem[], options: JobSubmitOptions = {}): Promise<JobHandle> {
+  submit(items: JobItem[], options: JobSubmitOptions = {}): Promise<JobHandle> {
+    return this.track(() => this.submitJob(items, options));
+  }
+
+  private async submitJob(items: JobItem[], options: JobSubmitOptions): Promise<JobHandle> {
     const operation = validateJobSubmit(items, options);
     const metadata = { ...options.metadata };
     const completionWindow = options.completionWindow ?? defaultWindow;
@@ -195,8 +204,12 @@ export class Jobs {
    * id (a failed or unanswered item with its own error). Aborting the signal cancels the job.
    * The client's `latency: 'batch'` calls run through here (src/batching/job-coalescer.ts).
    */
-  async runMany(targetId: string, operation: JobOperation, items: JobItem[], signal?: AbortSignal, waitOptions: Omit<JobWaitOptions, 'signal'> = {}): Promise<Map<string, BatchItemResult>> {
-    const handle = await this.submit(items, { target: targetId, operation, signal });
+  runMany(targetId: string, operation: JobOperation, items: JobItem[], signal?: AbortSignal, waitOptions: Omit<JobWaitOptions, 'signal'> = {}): Promise<Map<string, BatchItemResult>> {
+    return this.track(() => this.runJob(targetId, operation, items, signal, waitOptions));
+  }
+
+  private async runJob(targetId: string, operation: JobOperation, items: JobItem[], signal: AbortSignal | undefined, waitOptions: Omit<JobWaitOptions, 'signal'>): Promise<Map<string, BatchItemResult>> {
+    const handle = await this.submitJob(items, { target: targetId, operation, signal });
     const onAbort = () => void this.cancel(handle.id).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -224,10 +237,12 @@ export class Jobs {
   // ---------------------------------------------------------------- read
 
   async get(id: string): Promise<JobInfo> {
+    this.throwIfClosed();
     return this.info((await this.load(id)).record);
   }
 
   async list(options: { status?: JobStatus | JobStatus[] } = {}): Promise<JobInfo[]> {
+    this.throwIfClosed();
     const wanted = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status]);
     const infos: JobInfo[] = [];
     for (const key of await this.store.list(this.prefix)) {
@@ -248,6 +263,7 @@ export class Jobs {
    * what was never accepted, restarts online work, refreshes statuses once. Returns the jobs touched.
    */
   async resume(): Promise<JobHandle[]> {
+    this.throwIfClosed();
     const handles: JobHandle[] = [];
     for (const info of await this.list()) {
       if (terminalStatuses.has(info.status)) continue;
@@ -258,21 +274,71 @@ export class Jobs {
   }
 
   /** Polls until the job is finished or past its expiry, with backoff and jitter. */
+  /**
+   * Polls until the job has finished. The client's `close()` ends the wait with AbortedError
+   * naming the job, which goes on at the provider and stays in the store.
+   */
   async wait(id: string, options: JobWaitOptions = {}): Promise<JobInfo> {
     validateJobWait(options);
+    if (this.closer.signal.aborted) throw closedWhileWaiting(id);
+    const link = linkSignals(options.signal, this.closer.signal);
+    try {
+      return await this.track(() => this.poll(id, options, link.signal));
+    } catch (error) {
+      if (this.closer.signal.aborted && !options.signal?.aborted) throw closedWhileWaiting(id);
+      throw error;
+    } finally {
+      link.release();
+    }
+  }
+
+  private async poll(id: string, options: JobWaitOptions, signal: AbortSignal): Promise<JobInfo> {
     const first = options.pollIntervalMs ?? 30_000;
     const longest = Math.max(first, options.maxPollIntervalMs ?? 300_000);
     for (let attempt = 0; ; attempt++) {
-      throwIfAborted(options.signal);
-      const info = await this.refresh(id, { poll: true, signal: options.signal });
+      throwIfAborted(signal);
+      const info = await this.refresh(id, { poll: true, signal });
       options.onProgress?.(progressOf(info));
       if (terminalStatuses.has(info.status) || this.now() >= info.expiresAt) return info;
       const base = Math.min(longest, first * 1.5 ** attempt);
       const delay = Math.max(0, Math.round(base * (0.8 + 0.4 * this.random())));
       const runner = this.runners.get(id);
       // An online job running here wakes the waiter as soon as it ends.
-      await (runner ? Promise.race([this.sleep(delay, options.signal), runner.catch(() => {})]) : this.sleep(delay, options.signal));
+      await (runner ? Promise.race([this.sleep(delay, signal), runner.catch(() => {})]) : this.sleep(delay, signal));
     }
+  }
+
+  /**
+   * Stops this process's part in every job: waits end (AbortedError naming the job), online
+   * runners stop between items and release their claims so a restarted worker takes over at once,
+   * submissions under way finish (a job is either in the store whole or not at all). Nothing is
+   * cancelled at the provider. Later calls reject with INVALID_REQUEST (field `jobs`). Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closer.abort();
+    for (const abort of this.runnerAborts.values()) abort.abort();
+    this.closing = Promise.allSettled([...this.inFlight, ...this.runners.values()]).then(() => undefined);
+    return this.closing;
+  }
+
+  private throwIfClosed(): void {
+    if (this.closer.signal.aborted) throw new InvalidRequestError('jobs', 'is closed (its client closed); create a new client to reach the stored jobs');
+  }
+
+  /** Runs `work` (after the closed check) and keeps it in `inFlight` until it settles. */
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    let promise: Promise<T>;
+    try {
+      this.throwIfClosed();
+      promise = work();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.inFlight.add(promise);
+    const forget = () => void this.inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
   }
 
   /** One step of progress: reconcile and submit stranded parts, poll submitted ones, save. */
@@ -409,6 +475,7 @@ export class Jobs {
   // ---------------------------------------------------------------- cancel
 
   async cancel(id: string): Promise<JobInfo> {
+    this.throwIfClosed();
     let record = await this.mutate(id, (current) => {
       if (terminalStatuses.has(current.status) || current.cancelRequested) return false;
       current.cancelRequested = true;
@@ -443,6 +510,7 @@ export class Jobs {
     const self = this;
     return {
       async *[Symbol.asyncIterator]() {
+        self.throwIfClosed();
         for await (const entry of self.readResults(id, options, true)) yield entry.public;
       },
     };
@@ -532,7 +600,8 @@ export class Jobs {
   // ---------------------------------------------------------------- online path
 
   private startOnline(id: string): void {
-    if (this.runners.has(id)) return;
+    // Closed: the job waits in the store for a worker that runs on.
+    if (this.runners.has(id) || this.closer.signal.aborted) return;
     const abort = new AbortController();
     const runner = this.runOnlineJob(id, abort.signal).finally(() => {
       this.runners.delete(id);
@@ -550,6 +619,8 @@ export class Jobs {
       if (index >= record.parts.length) return;
       const part = record.parts[index];
       if (part.state === 'done') continue;
+      // Closing: the part stays claimed, its lease released by `runOnlinePart`, for a restarted worker.
+      if (this.closer.signal.aborted) return;
       if (record.cancelRequested || signal.aborted) {
         await this.mutate(id, (current) => markCancelled(current.parts[index]));
         continue;
@@ -591,8 +662,10 @@ export class Jobs {
         const live = current.parts[index];
         if (live.owner !== this.ownerId) return false;
         live.counts = { ...counts };
-        live.leaseUntil = this.now() + this.leaseMs;
-        if (final) {
+        // Closing: the claim ends now, so any worker may take the rest at once (answered items are kept).
+        const release = final && this.closer.signal.aborted && !current.cancelRequested;
+        live.leaseUntil = release ? this.now() : this.now() + this.leaseMs;
+        if (final && !release) {
           live.state = 'done';
           live.status = current.cancelRequested || signal.aborted ? 'cancelled' : 'completed';
           live.rawStatus = 'online';
@@ -615,6 +688,8 @@ export class Jobs {
           const failure = toInferlaneError(error, record.target);
           result = { customId, ok: false, error: { code: failure.code, message: failure.message, status: failure.status } };
         }
+        // Closing cut this item short: left unanswered, for the worker that takes the part over.
+        if (!result.ok && this.closer.signal.aborted) return;
         await this.store.append(key, [JSON.stringify(result)]);
         done.add(customId);
         if (result.ok) counts.completed++;
@@ -919,6 +994,31 @@ class Fnv {
   digest(): string {
     return this.high.toString(16).padStart(8, '0') + this.low.toString(16).padStart(8, '0');
   }
+}
+
+/** The error of a wait that the client's `close()` ended: the job itself goes on. */
+function closedWhileWaiting(id: string): AbortedError {
+  return new AbortedError(`the client closed while waiting for job ${id}; the job goes on at the provider and stays in the store (jobs.get('${id}'), jobs.resume() after a restart)`);
+}
+
+/**
+ * A fresh signal that aborts when either does; `release` removes its listeners. Fresh even without
+ * a caller signal: the closer lives as long as the client, and the HTTP clients a poll hands its
+ * signal to never remove their listeners.
+ */
+function linkSignals(caller: AbortSignal | undefined, closer: AbortSignal): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  if (caller?.aborted || closer.aborted) controller.abort();
+  caller?.addEventListener('abort', onAbort, { once: true });
+  closer.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    release: () => {
+      caller?.removeEventListener('abort', onAbort);
+      closer.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /** A signal that never aborts, fresh per call so listeners added by clients do not pile up on one. */
