@@ -303,8 +303,25 @@ export class Jobs {
       const base = Math.min(longest, first * 1.5 ** attempt);
       const delay = Math.max(0, Math.round(base * (0.8 + 0.4 * this.random())));
       const runner = this.runners.get(id);
-      // An online job running here wakes the waiter as soon as it ends.
-      await (runner ? Promise.race([this.sleep(delay, signal), runner.catch(() => {})]) : this.sleep(delay, signal));
+      await (runner ? this.sleepUnlessDone(delay, signal, runner) : this.sleep(delay, signal));
+    }
+  }
+
+  /**
+   * An online job running here wakes the waiter as soon as it ends. The sleep it cut short is
+   * ended too: its timer would otherwise hold the process for the rest of the delay (up to
+   * `maxPollIntervalMs`) after `wait()` returned.
+   */
+  private async sleepUnlessDone(delay: number, signal: AbortSignal, runner: Promise<void>): Promise<void> {
+    const woken = new AbortController();
+    const link = linkSignals(signal, woken.signal);
+    const sleeping = this.sleep(delay, link.signal);
+    try {
+      await Promise.race([sleeping, runner.catch(() => {})]);
+    } finally {
+      woken.abort();
+      link.release();
+      sleeping.catch(() => {});
     }
   }
 
@@ -1003,20 +1020,20 @@ function closedWhileWaiting(id: string): AbortedError {
 
 /**
  * A fresh signal that aborts when either does; `release` removes its listeners. Fresh even without
- * a caller signal: the closer lives as long as the client, and the HTTP clients a poll hands its
- * signal to never remove their listeners.
+ * a first signal: the jobs' closer lives as long as the client, and the HTTP clients a poll hands
+ * its signal to never remove their listeners.
  */
-function linkSignals(caller: AbortSignal | undefined, closer: AbortSignal): { signal: AbortSignal; release(): void } {
+function linkSignals(first: AbortSignal | undefined, second: AbortSignal): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
-  if (caller?.aborted || closer.aborted) controller.abort();
-  caller?.addEventListener('abort', onAbort, { once: true });
-  closer.addEventListener('abort', onAbort, { once: true });
+  if (first?.aborted || second.aborted) controller.abort();
+  first?.addEventListener('abort', onAbort, { once: true });
+  second.addEventListener('abort', onAbort, { once: true });
   return {
     signal: controller.signal,
     release: () => {
-      caller?.removeEventListener('abort', onAbort);
-      closer.removeEventListener('abort', onAbort);
+      first?.removeEventListener('abort', onAbort);
+      second.removeEventListener('abort', onAbort);
     },
   };
 }

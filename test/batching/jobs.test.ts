@@ -412,6 +412,44 @@ describe('Jobs online fallback (a target without a batch endpoint)', () => {
     expect(calls).toHaveLength(250);
   });
 
+  it('wait() on an online job running here returns when it ends and leaves no poll timer behind', async () => {
+    // Real timers: the sleep a finished runner cut short must end with the wait, not hold the
+    // process for the rest of its 10 s delay.
+    const pending = new Set<Promise<void>>();
+    const realSleep = (ms: number, signal?: AbortSignal) => {
+      const sleeping = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new Error('aborted'));
+        });
+      });
+      pending.add(sleeping);
+      const forget = () => void pending.delete(sleeping);
+      sleeping.then(forget, forget);
+      return sleeping;
+    };
+    const target = onlineTarget([]);
+    const { jobs } = setup({}, {
+      targets: [target],
+      jobs: {
+        now: Date.now,
+        sleep: realSleep,
+        runOnline: async (_operation, item): Promise<BatchItemResult> => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return { customId: item.id, ok: true, text: { text: `online:${item.prompt}`, finishReason: 'stop' } };
+        },
+      },
+    });
+    const handle = await jobs.submit(textItems(3));
+    const started = Date.now();
+    const info = await handle.wait({ pollIntervalMs: 10_000 });
+    expect(info).toMatchObject({ status: 'completed', counts: { total: 3, completed: 3 } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await Promise.resolve();
+    expect(pending.size).toBe(0);
+  });
+
   it('a worker that dies mid-job leaves its answered items; the next one runs only the rest', async () => {
     const target = onlineTarget([]);
     const store = memoryStore();
