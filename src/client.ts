@@ -147,6 +147,10 @@ export interface Explanation extends Plan {
 }
 
 const defaultIdleMs: Record<Segment, number> = { realtime: 1_000, interactive: 5_000, batch: 30_000 };
+/** How long `close()` lets calls in flight finish before it ends them, ms. */
+const defaultGraceMs = 10_000;
+/** How long `close()` waits for the calls it ended to settle, ms. */
+const abortSettleMs = 1_000;
 
 export class InferlaneClient extends EventEmitter<ClientEvents> {
   readonly targets: readonly Target[];
@@ -170,6 +174,10 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private jobsApi: Jobs | undefined;
   private jobCoalescer: JobCoalescer | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Conversation turns in flight, which `close()` lets finish writing. */
+  private turns = 0;
+  private whenTurnsIdle: (() => void)[] = [];
   private readonly jobsOptions: ClientOptions['jobs'];
   private readonly availabilityTimeoutMs: number;
   /** Ends each probe still running (its timer cleared, its signal aborted): `close()` calls them. */
@@ -403,25 +411,78 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Sends what waits in the batching queues, then closes targets (model sessions, sockets) and the
-   * store. Calls in flight finish, except those waiting on a provider batch job: they reject with
-   * ABORTED naming the job, which goes on at the provider and stays in the store (`jobs.get`, or
-   * `jobs.resume()` after a restart). Later calls reject with INVALID_REQUEST (field `client`). Idempotent.
+   * Closes the client: later calls reject with INVALID_REQUEST (field `client`). What waits in the
+   * batching queues is sent; calls in flight (and conversation turns, whose answers are then
+   * written) may finish for up to `graceMs`, after which they end with ABORTED; then targets
+   * (model sessions, sockets) and the store close. A call waiting on a provider batch job ends at
+   * once with ABORTED naming the job, which goes on at the provider and stays in the store
+   * (`jobs.get`, or `jobs.resume()` after a restart). Idempotent: a second call returns the first's promise.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.closing) return this.closing;
+    const graceMs = options?.graceMs ?? defaultGraceMs;
+    if (typeof graceMs !== 'number' || !(graceMs >= 0)) return Promise.reject(new InvalidRequestError('graceMs', 'expected a number of ms, 0 or more'));
     // Batch-latency calls: their gathering jobs are sent (which may make the jobs API), then every
     // wait ends (AbortedError naming the job, which stays in the store) and online job runners
     // stop, all before `closed` refuses the items they would run next and the store closes.
     this.jobCoalescer?.close();
     const jobsClosed = this.jobsApi?.close();
     this.closed = true;
-    await this.batcher?.flush();
-    await jobsClosed;
-    for (const end of [...this.probesRunning]) end();
-    await Promise.all(this.targets.map((t) => t.close?.()));
-    await this.store.close?.();
-    this.removeAllListeners();
+    this.closing = (async () => {
+      await this.batcher?.flush();
+      await jobsClosed;
+      await this.drain(graceMs);
+      for (const end of [...this.probesRunning]) end();
+      await Promise.all(this.targets.map((t) => t.close?.()));
+      await this.store.close?.();
+      this.removeAllListeners();
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Waits for calls and conversation turns in flight, at most `graceMs`; then ends the calls and
+   * gives them a moment to settle (a stream its caller stopped reading never does: it ends with
+   * ABORTED on its next read).
+   */
+  private async drain(graceMs: number): Promise<void> {
+    const settled = () => Promise.all([this.executor.idle(), this.turnsIdle()]);
+    if (await this.within(settled(), graceMs)) return;
+    this.executor.abortAll();
+    await this.within(settled(), abortSettleMs);
+  }
+
+  /** Whether `promise` settles within `ms` (its timer cleared either way). */
+  private async within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+    let timer: unknown;
+    const late = new Promise<false>((resolve) => {
+      timer = this.clock.setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([promise.then(() => true as const), late]);
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
+  }
+
+  /** A conversation turn began (its store reads and writes lie outside the executor's call). @internal */
+  beginTurn(): void {
+    if (this.closed) throw closedClientError();
+    this.turns++;
+  }
+
+  /** @internal */
+  endTurn(): void {
+    if (--this.turns === 0) {
+      const waiting = this.whenTurnsIdle;
+      this.whenTurnsIdle = [];
+      for (const resolve of waiting) resolve();
+    }
+  }
+
+  private turnsIdle(): Promise<void> {
+    if (this.turns === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenTurnsIdle.push(resolve));
   }
 
   /** Current time from the client's clock, ms since epoch (conversations use it). */
@@ -446,7 +507,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   /** Plans with the availability already known; throws NO_ROUTE (reported) when nothing can serve. */
   private planNow(operation: Operation, request: CommonOptions, segment: Segment, budgetMs: number, inputTokens: number, outputTokens: number | undefined): Plan {
     // Every call plans: after close() none may quietly open sockets or reload a model again.
-    if (this.closed) throw new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client');
+    // A conversation turn that began before close() may still run its call (`beginTurn` refuses later ones).
+    if (this.closed && (request.conversation === undefined || this.turns === 0)) throw closedClientError();
     const now = this.clock.now();
     const epoch = this.stats.epoch;
     let thePlan = this.plans.find(operation, request, segment, budgetMs, inputTokens, outputTokens, now, epoch);
@@ -672,6 +734,10 @@ export function createClient(options: ClientOptions): InferlaneClient {
 // -- helpers ------------------------------------------------------------------------------------
 
 /** Text answered through the provider's batch endpoint: a batch-kind target, or one without online methods. */
+function closedClientError(): InvalidRequestError {
+  return new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client');
+}
+
 function textViaBatchJob(target: Target): boolean {
   return target.batch !== undefined && (target.kind === 'batch' || (!target.doGenerate && !target.doStream));
 }

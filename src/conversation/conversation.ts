@@ -35,6 +35,9 @@ export interface ConversationHost {
   readonly store: KeyValueStore;
   now(): number;
   explain(request: GenerateRequest): Plan;
+  /** A turn began and ended (the client's `close()` lets turns in flight write their answer). */
+  beginTurn?(): void;
+  endTurn?(): void;
 }
 
 /** Writes the summary of turns dropped by context fitting (`fit: 'summarize'`). */
@@ -260,6 +263,15 @@ export class Conversation {
 
   /** Sends a user message; records it with the answer, usage and cache affinity. */
   async send(text: string, options: SendOptions = {}): Promise<GenerateResult> {
+    this.host.beginTurn?.();
+    try {
+      return await this.sendTurn(text, options);
+    } finally {
+      this.host.endTurn?.();
+    }
+  }
+
+  private async sendTurn(text: string, options: SendOptions): Promise<GenerateResult> {
     const state: CallState = {};
     const { request, user, summaries, release } = await this.prepareCall(text, options, state);
     let result: GenerateResult;
@@ -294,6 +306,15 @@ export class Conversation {
    * stream the caller leaves early, or that fails, records nothing.
    */
   async *stream(text: string, options: SendOptions = {}): AsyncGenerator<StreamPart, void, undefined> {
+    this.host.beginTurn?.();
+    try {
+      yield* this.streamTurn(text, options);
+    } finally {
+      this.host.endTurn?.();
+    }
+  }
+
+  private async *streamTurn(text: string, options: SendOptions): AsyncGenerator<StreamPart, void, undefined> {
     const state: CallState = {};
     const { request, user, summaries, release } = await this.prepareCall(text, options, state);
     let answer = '';

@@ -10,7 +10,7 @@
 
 import { maxTimerMs } from '../timers.js';
 
-export type AbortCause = 'deadline' | 'caller' | 'hedge-lost' | 'stream-timeout' | 'done';
+export type AbortCause = 'deadline' | 'caller' | 'closed' | 'hedge-lost' | 'stream-timeout' | 'done';
 
 export interface Deadline {
   readonly signal: AbortSignal;

@@ -105,9 +105,37 @@ interface Started<T> {
 export class Executor {
   /** What adapters get as `ctx.emit` (one function for every attempt, not a closure per attempt). */
   private readonly emitFromAdapter: CallContext['emit'];
+  /** The deadlines of the calls running now: `idle()` waits for them, `abortAll()` ends them. */
+  private readonly live = new Set<Deadline>();
+  private whenIdle: (() => void)[] = [];
 
   constructor(private readonly deps: ExecutorDeps) {
     this.emitFromAdapter = (event, payload) => deps.emit(event, payload);
+  }
+
+  /** Resolves once no call is running (the client's `close()` waits here). */
+  idle(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenIdle.push(resolve));
+  }
+
+  /** Ends every running call with AbortedError: the client closed before it finished. */
+  abortAll(): void {
+    for (const deadline of [...this.live]) deadline.abort('closed');
+  }
+
+  private begin(deadline: Deadline): void {
+    this.live.add(deadline);
+  }
+
+  private end(deadline: Deadline): void {
+    deadline.dispose();
+    this.live.delete(deadline);
+    if (this.live.size === 0 && this.whenIdle.length > 0) {
+      const waiting = this.whenIdle;
+      this.whenIdle = [];
+      for (const resolve of waiting) resolve();
+    }
   }
 
   /** Runs a unary operation (generate, embed, image...) across the plan's candidates. */
@@ -115,6 +143,7 @@ export class Executor {
     const { clock } = this.deps;
     const startedAt = clock.now();
     const deadline = new CallDeadline(options.budgetMs, clock, options.abortSignal);
+    this.begin(deadline);
     const attempts: AttemptRecord[] = [];
     const candidates = options.plan.candidates;
     const hedgeOn = options.hedge !== false && options.hedge !== undefined;
@@ -167,7 +196,7 @@ export class Executor {
       this.throwIfDone(deadline, options, attempts, lastError);
       throw new AllTargetsFailedError(attempts, { cause: lastError, retryable: lastError?.retryable });
     } finally {
-      deadline.dispose();
+      this.end(deadline);
     }
   }
 
@@ -185,6 +214,7 @@ export class Executor {
     let ready = setup();
     if (ready instanceof Promise) ready = await ready;
     const state = new StreamState(ready, this.deps);
+    this.begin(state.deadline);
     try {
       while (state.index < state.candidates.length) {
         const active = state.current;
@@ -236,7 +266,7 @@ export class Executor {
         state.current.controller.abort('done');
         closeQuietly(state.current.iterator);
       }
-      state.deadline.dispose();
+      this.end(state.deadline);
     }
   }
 
@@ -250,7 +280,10 @@ export class Executor {
     const { options, candidates, deadline, attempts } = state;
     const candidate = candidates[state.index];
     if (state.partial === '') this.throwIfDone(deadline, options, attempts, state.lastError);
-    else if (deadline.cause() === 'caller') throw new AbortedError(undefined, {});
+    else {
+      const aborted = abortedBy(deadline);
+      if (aborted) throw aborted;
+    }
     if (!this.deps.stats.tryAcquire(candidate.target.id, this.deps.clock.now())) {
       attempts.push(this.skipped(candidate, state.startedAt, 'circuit open'));
       state.next();
@@ -412,7 +445,7 @@ export class Executor {
   private streamBroke<F>(state: StreamState<F>, active: ActiveStream, watchdogFailure: InferlaneError | undefined, thrown: unknown): void {
     const { options, partial } = state;
     const id = active.candidate.target.id;
-    const error = state.deadline.cause() === 'caller' ? new AbortedError(undefined, { target: id }) : (watchdogFailure ?? toInferlaneError(thrown, id));
+    const error = abortedBy(state.deadline, id) ?? watchdogFailure ?? toInferlaneError(thrown, id);
     active.controller.abort('stream-failed');
     closeQuietly(active.iterator);
     state.lastError = error;
@@ -738,13 +771,17 @@ export class Executor {
   }
 
   private classify(thrown: unknown, deadline: Deadline | undefined, options: RunOptions, attempts: AttemptRecord[]): InferlaneError {
-    if (deadline?.cause() === 'caller' || options.abortSignal?.aborted) return new AbortedError();
+    const aborted = deadline && abortedBy(deadline);
+    if (aborted) return aborted;
+    if (options.abortSignal?.aborted) return new AbortedError();
     if (deadline?.cause() === 'deadline') return new DeadlineExceededError(options.budgetMs, { detail: describeAttempts(attempts) });
     return toInferlaneError(thrown);
   }
 
   private throwIfDone(deadline: Deadline, options: RunOptions, attempts: AttemptRecord[], lastError: InferlaneError | undefined): void {
-    if (options.abortSignal?.aborted || deadline.cause() === 'caller') throw new AbortedError();
+    const aborted = abortedBy(deadline);
+    if (aborted) throw aborted;
+    if (options.abortSignal?.aborted) throw new AbortedError();
     if (deadline.cause() === 'deadline' || deadline.remaining() <= 0) {
       throw new DeadlineExceededError(options.budgetMs, { detail: describeAttempts(attempts), cause: lastError });
     }
@@ -976,6 +1013,14 @@ function describeAttempts(attempts: AttemptRecord[]): string {
 }
 
 const noop = () => undefined;
+
+/** The error of a call its caller aborted, or that the client's `close()` ended; undefined otherwise. */
+function abortedBy(deadline: Deadline, target?: string): AbortedError | undefined {
+  const cause = deadline.cause();
+  if (cause === 'caller') return new AbortedError(undefined, { target });
+  if (cause === 'closed') return new AbortedError('the client closed before the call finished (close() waits graceMs for calls in flight, then ends them)', { target });
+  return undefined;
+}
 
 /** The call's own deadline as an attempt's controller, for the only attempt in flight: aborting it ends the call. */
 function shared(deadline: Pick<Deadline, 'signal' | 'abort'>): AbortController {

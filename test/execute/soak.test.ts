@@ -90,8 +90,14 @@ describe('soak: random faults, every kind of call', () => {
     };
 
     const until = Date.now() + 4_000;
-    for (let wave = 0; Date.now() < until; wave++) await Promise.all(Array.from({ length: 20 }, (_, slot) => call(wave * 20 + slot)));
-    await client.close();
+    let wave = 0;
+    for (; Date.now() < until; wave++) await Promise.all(Array.from({ length: 20 }, (_, slot) => call(wave * 20 + slot)));
+    // A last wave that close() meets in flight: it waits for them (graceMs), ends what is left,
+    // and every call still settles once with an answer or a typed error.
+    const last = Promise.all(Array.from({ length: 20 }, (_, slot) => call(wave * 20 + slot)));
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 50)));
+    await client.close({ graceMs: 300 });
+    await last;
 
     expect(problems).toEqual([]);
     // Both happen: the faults are real, and so are the answers.
