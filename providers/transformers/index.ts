@@ -381,7 +381,9 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
         const endAt = generated.findIndex((token) => ends.has(BigInt(token)));
         const ended = endAt >= 0;
         if (ended) generated = generated.slice(0, endAt);
-        const decoded = tokenizer.decode(generated.map((token) => BigInt(token)), { skip_special_tokens: true });
+        // A model may end its answer at once (end-of-sequence first): an empty answer, which the
+        // tokenizer refuses to decode.
+        const decoded = generated.length === 0 ? '' : tokenizer.decode(generated.map((token) => BigInt(token)), { skip_special_tokens: true });
         const { text, stopped } = cutAtStop(decoded, calls[index].stop);
         const finishReason: FinishReason = ended || stopped ? 'stop' : 'length';
         const inputTokens = promptRows[index].reduce((sum: number, value) => sum + Number(value), 0);

@@ -124,6 +124,20 @@ describe('transformers target: text', () => {
     }
   });
 
+  it('answers with empty text when the model ends at once (end token first), alone, in a pass and streaming', async () => {
+    // Forcing the end token as the only new token: what a sampled answer sometimes does by itself.
+    // The tokenizer refuses to decode no tokens; this failed the call and, repeated, opened the circuit.
+    const endsAtOnce = { providerOptions: { transformers: { max_new_tokens: 1, forced_eos_token_id: 0 } } };
+    const alone = await target.doGenerate!(ask('hello', endsAtOnce), context());
+    expect(alone).toMatchObject({ text: '', finishReason: 'stop', usage: { outputTokens: 0 } });
+    const many = await target.doGenerateMany!([ask('hello', endsAtOnce), ask('a longer question for the device', endsAtOnce)], context());
+    expect(many.map((result) => result.text)).toEqual(['', '']);
+    const parts: StreamPart[] = [];
+    for await (const part of target.doStream!(ask('hello', endsAtOnce), context())) parts.push(part);
+    expect(parts.filter((part) => part.type === 'text-delta')).toEqual([]);
+    expect(parts.at(-1)).toMatchObject({ type: 'finish', finishReason: 'stop' });
+  });
+
   it('runs one generation at a time on the model instance', async () => {
     const calls = Array.from({ length: 4 }, (_, index) => target.doGenerate!(ask(`question ${index}`), context()));
     await Promise.resolve();
