@@ -28,6 +28,8 @@ export interface ExecutorStats {
   tryAcquire(targetId: string, now: number): boolean;
   recordSuccess(targetId: string, latency: { ttftMs?: number; totalMs: number }, now: number): void;
   recordFailure(targetId: string, error: InferlaneError, now: number): void;
+  recordInconclusive(targetId: string): void;
+  answered(targetId: string): boolean;
 }
 
 export interface ExecutorEvents {
@@ -678,7 +680,10 @@ export class Executor {
     record.status = error.status;
     record.message = redact(error.message).slice(0, 200);
     record.durationMs = now - startedAt - record.startMs;
-    if (record.outcome === 'error') this.deps.stats.recordFailure(candidate.target.id, error, now);
+    if (record.outcome === 'error') {
+      if (options && this.inconclusiveTimeout(error, record, candidate, options)) this.deps.stats.recordInconclusive(candidate.target.id);
+      else this.deps.stats.recordFailure(candidate.target.id, error, now);
+    }
     options?.conversation?.settle?.(candidate.target, replica, false);
     if (options) this.emitAttempt(record, options);
   }
@@ -764,6 +769,23 @@ export class Executor {
       closeQuietly(iterator);
       throw error;
     }
+  }
+
+  /**
+   * A timeout that says nothing about the target's health: it came after less time than the
+   * target usually needs (p90 of its first token for streams, of the whole answer otherwise), so
+   * the call's budget was too tight for it; or on a device target that has not answered yet (its
+   * model still loading). Counting these let a burst of tight budgets on a busy or loading device
+   * open its circuit and refuse, for up to a minute, the calls that had room to wait (found by an
+   * on-device soak). Slowness still reaches the router through the latency of the calls that answer.
+   */
+  private inconclusiveTimeout(error: InferlaneError, record: AttemptRecord, candidate: Candidate, options: RunOptions): boolean {
+    if (error.code !== 'DEADLINE_EXCEEDED') return false;
+    const target = candidate.target;
+    const stats = this.deps.stats;
+    if (target.kind === 'device' && !stats.answered(target.id)) return true;
+    const usual = stats.latency(target.id, options.operation === 'stream' ? 'ttft' : 'total', 0.9) ?? candidate.predictedMs.p90;
+    return record.durationMs < usual;
   }
 
   private skipped(candidate: Candidate, startedAt: number, reason: string): AttemptRecord {
@@ -1013,6 +1035,7 @@ function describeAttempts(attempts: AttemptRecord[]): string {
 }
 
 const noop = () => undefined;
+
 
 /** The error of a call its caller aborted, or that the client's `close()` ended; undefined otherwise. */
 function abortedBy(deadline: Deadline, target?: string): AbortedError | undefined {

@@ -124,6 +124,11 @@ export class CircuitBreaker {
     this.push(false);
   }
 
+  /** A call that says nothing about the target's health (e.g. it timed out on a budget the target never meets): a probe's slot is freed. */
+  recordInconclusive(): void {
+    if (this.opened) this.probeInFlight = false;
+  }
+
   recordFailure(error: Pick<InferlaneError, 'code' | 'status'> & { retryAfterMs?: number }, now: number): void {
     const retryAfterMs = typeof error.retryAfterMs === 'number' && error.retryAfterMs > 0 && Number.isFinite(error.retryAfterMs) ? error.retryAfterMs : 0;
     if (!countsAsTargetFailure(error)) {

@@ -45,6 +45,8 @@ interface TargetRecord {
   circuit: CircuitBreaker;
   availability?: Availability;
   prior?: { ttftMs?: number; totalMs?: number };
+  /** Whether a call ever succeeded on it (a device's model has loaded). */
+  answered?: boolean;
 }
 
 export class Stats implements StatsView {
@@ -108,6 +110,9 @@ export class Stats implements StatsView {
     const record = this.recordFor(targetId);
     this.measure(record, latency, now);
     record.circuit.recordSuccess(now);
+    record.answered = true;
+    // An answer proves a model that had to load first ('downloadable') is loaded now.
+    if (record.availability === 'downloadable') this.setAvailability(targetId, 'available');
   }
 
   /**
@@ -123,6 +128,11 @@ export class Stats implements StatsView {
     );
   }
 
+  /** A failed call that says nothing about the target's health (its budget was too tight for it): only frees a probe. */
+  recordInconclusive(targetId: string): void {
+    this.recordFor(targetId).circuit.recordInconclusive();
+  }
+
   circuit(targetId: string, now: number): CircuitState {
     const record = this.records.get(targetId);
     return record === undefined ? 'closed' : record.circuit.state(now);
@@ -131,6 +141,11 @@ export class Stats implements StatsView {
   /** May a call go to this target now? In half-open, true for a single probe only. */
   tryAcquire(targetId: string, now: number): boolean {
     return this.recordFor(targetId).circuit.tryAcquire(now);
+  }
+
+  /** Whether a call ever succeeded on the target (in this client). */
+  answered(targetId: string): boolean {
+    return this.records.get(targetId)?.answered === true;
   }
 
   availability(targetId: string): Availability | undefined {
