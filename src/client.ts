@@ -14,6 +14,7 @@ import { Conversation, type ConversationOptions } from './conversation/conversat
 import { ReplicaBalancer } from './conversation/replicas.js';
 import {
   type AttemptRecord,
+  closedClientError,
   DeadlineExceededError,
   InferlaneError,
   InvalidRequestError,
@@ -734,10 +735,6 @@ export function createClient(options: ClientOptions): InferlaneClient {
 // -- helpers ------------------------------------------------------------------------------------
 
 /** Text answered through the provider's batch endpoint: a batch-kind target, or one without online methods. */
-function closedClientError(): InvalidRequestError {
-  return new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client');
-}
-
 function textViaBatchJob(target: Target): boolean {
   return target.batch !== undefined && (target.kind === 'batch' || (!target.doGenerate && !target.doStream));
 }

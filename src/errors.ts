@@ -221,6 +221,11 @@ export class StoreError extends InferlaneError {
   }
 }
 
+/** The error of a call made after the client's `close()`. @internal */
+export function closedClientError(): InvalidRequestError {
+  return new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client');
+}
+
 export class JobError extends InferlaneError {
   constructor(message: string, options: InferlaneErrorOptions = {}) {
     super('JOB_ERROR', message, options);

@@ -11,7 +11,7 @@
  *
  * Imports: errors, target (types), execute/deadline (Clock), batching/jobs (types).
  */
-import { AbortedError, InferlaneError, InvalidRequestError, JobError } from '../errors.js';
+import { AbortedError, closedClientError, InferlaneError, JobError } from '../errors.js';
 import type { Clock } from '../execute/deadline.js';
 import type { BatchItemResult } from '../target.js';
 import type { JobItem, JobOperation, JobWaitOptions } from './jobs-types.js';
@@ -67,7 +67,7 @@ export class JobCoalescer {
   /** Runs one caller's items (one for `generate`, each input of an `embed`) and resolves with their results, in order. */
   run(targetId: string, operation: JobOperation, items: Omit<JobItem, 'id'>[], signal?: AbortSignal): Promise<Answered[]> {
     if (signal?.aborted) return Promise.reject(new AbortedError(undefined, { target: targetId }));
-    if (this.closed) return Promise.reject(new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client'));
+    if (this.closed) return Promise.reject(closedClientError());
     const key = `${operation} ${targetId}`;
     let group = this.open.get(key);
     if (group === undefined) {

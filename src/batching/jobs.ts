@@ -273,10 +273,10 @@ export class Jobs {
     return handles;
   }
 
-  /** Polls until the job is finished or past its expiry, with backoff and jitter. */
   /**
-   * Polls until the job has finished. The client's `close()` ends the wait with AbortedError
-   * naming the job, which goes on at the provider and stays in the store.
+   * Polls until the job is finished or past its expiry, with backoff and jitter. The client's
+   * `close()` ends the wait with AbortedError naming the job, which goes on at the provider and
+   * stays in the store.
    */
   async wait(id: string, options: JobWaitOptions = {}): Promise<JobInfo> {
     validateJobWait(options);
