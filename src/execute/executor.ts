@@ -1036,7 +1036,6 @@ function describeAttempts(attempts: AttemptRecord[]): string {
 
 const noop = () => undefined;
 
-
 /** The error of a call its caller aborted, or that the client's `close()` ended; undefined otherwise. */
 function abortedBy(deadline: Deadline, target?: string): AbortedError | undefined {
   const cause = deadline.cause();
