@@ -430,7 +430,9 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     const jobsClosed = this.jobsApi?.close();
     this.closed = true;
     this.closing = (async () => {
-      await this.batcher?.flush();
+      // Queued items go now; not awaited: a request in flight belongs to calls the drain bounds
+      // (a hung one held close() for good, found by a soak).
+      void this.batcher?.flush();
       await jobsClosed;
       await this.drain(graceMs);
       for (const end of [...this.probesRunning]) end();

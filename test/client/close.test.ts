@@ -99,6 +99,21 @@ describe('close() with calls in flight', () => {
     await expect.poll(() => server.requests[0].aborted).toBe(true);
   });
 
+  it('is not held by a micro-batched request that hangs (an embed at batch latency): graceMs bounds it too', async () => {
+    server.reset();
+    server.script('/embeddings', { hang: true });
+    const client = createClient({ targets: [openai({ id: 'cloud', model: 'm', embeddingModel: 'e', baseURL: server.baseURL, apiKey: 'test' })], retry: { maxRetries: 0 } });
+    const call = outcome(client.embed({ input: ['never embedded'], latency: 'batch' }));
+    while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const started = Date.now();
+    // Before, close() awaited the micro-batcher's requests in flight before its grace period: forever here.
+    const closed = await Promise.race([client.close({ graceMs: 50 }).then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still closing'), 3_000))]);
+    expect(closed).toBe('closed');
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect((await call).error).toMatchObject({ code: 'ABORTED' });
+    await expect.poll(() => server.requests[0].aborted).toBe(true);
+  });
+
   it('is not held by a stream its caller stopped reading; that stream ends with ABORTED on its next read', async () => {
     server.reset();
     server.script('/chat/completions', { stream: { interChunkMs: 30 } });
