@@ -433,8 +433,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       // Queued items go now; not awaited: a request in flight belongs to calls the drain bounds
       // (a hung one held close() for good, found by a soak).
       void this.batcher?.flush();
-      await jobsClosed;
-      await this.drain(graceMs);
+      await this.drain(graceMs, jobsClosed);
       for (const end of [...this.probesRunning]) end();
       await Promise.all(this.targets.map((t) => t.close?.()));
       await this.store.close?.();
@@ -444,14 +443,17 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Waits for calls and conversation turns in flight, at most `graceMs`; then ends the calls and
-   * gives them a moment to settle (a stream its caller stopped reading never does: it ends with
-   * ABORTED on its next read).
+   * Waits for calls and conversation turns in flight, and the jobs' submissions under way, at most
+   * `graceMs`; then ends the calls, stops the uploads (their jobs saved for `jobs.resume()`) and
+   * gives them a moment to settle. A stream its caller stopped reading never settles: it ends with
+   * ABORTED on its next read. An upload that hangs at the provider cannot hold close() either.
    */
-  private async drain(graceMs: number): Promise<void> {
-    const settled = () => Promise.all([this.executor.idle(), this.turnsIdle()]);
+  private async drain(graceMs: number, jobsClosed: Promise<void> | undefined): Promise<void> {
+    const settled = () => Promise.all([this.executor.idle(), this.turnsIdle(), jobsClosed]);
     if (await this.within(settled(), graceMs)) return;
+    // Calls first: their callers get ABORTED before a stopped upload's error could reach them.
     this.executor.abortAll();
+    this.jobsApi?.stopSubmissions();
     await this.within(settled(), abortSettleMs);
   }
 

@@ -90,6 +90,8 @@ export class Jobs {
   private readonly runnerAborts = new Map<string, AbortController>();
   /** Aborted by `close()`: waits stop, online runners let go of their parts (the jobs stay in the store). */
   private readonly closer = new AbortController();
+  /** Aborted by `stopSubmissions()`: uploads to a provider under way stop. */
+  private readonly submissionsStop = new AbortController();
   /** This process's submissions, waits and online runners, which `close()` lets settle before the store closes. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
@@ -192,7 +194,14 @@ export class Jobs {
     if (created === undefined) throw new JobError(`job id ${id} already exists in the store`);
 
     if (mode === 'batch') {
-      await this.advance(id, { throwOnSubmitError: true });
+      // `stopSubmissions()` (a closing client out of grace) aborts an upload under way: the job is
+      // saved, its part released for jobs.resume().
+      const stopping = linkSignals(undefined, this.submissionsStop.signal);
+      try {
+        await this.advance(id, { throwOnSubmitError: true, signal: stopping.signal });
+      } finally {
+        stopping.release();
+      }
     } else {
       this.startOnline(id);
     }
@@ -211,6 +220,11 @@ export class Jobs {
   private async runJob(targetId: string, operation: JobOperation, items: JobItem[], signal: AbortSignal | undefined, waitOptions: Omit<JobWaitOptions, 'signal'>): Promise<Map<string, BatchItemResult>> {
     const handle = await this.submitJob(items, { target: targetId, operation, signal });
     const onAbort = () => void this.cancel(handle.id).catch(() => {});
+    // Every caller left while the job was being submitted: it is cancelled now, not left to run.
+    if (signal?.aborted) {
+      onAbort();
+      throw new AbortedError();
+    }
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await handle.wait({ ...waitOptions, signal });
@@ -337,6 +351,14 @@ export class Jobs {
     for (const abort of this.runnerAborts.values()) abort.abort();
     this.closing = Promise.allSettled([...this.inFlight, ...this.runners.values()]).then(() => undefined);
     return this.closing;
+  }
+
+  /**
+   * After `close()`, for a client whose grace ran out: uploads still under way stop (their jobs are
+   * saved, the parts released: `jobs.resume()` after a restart submits them).
+   */
+  stopSubmissions(): void {
+    this.submissionsStop.abort();
   }
 
   private throwIfClosed(): void {

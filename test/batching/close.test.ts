@@ -118,6 +118,40 @@ describe('close() while batch-latency calls wait', () => {
     }
   });
 
+  it('is not held by a job submission that hangs at the provider (the upload never answers)', async () => {
+    server.reset();
+    server.script('/files', { hang: true });
+    const store = memoryStore();
+    try {
+      const client = batchClient(store);
+      const call = rejection(client.generate({ prompt: 'stuck upload', latency: 'batch' }));
+      while (!server.requests.some((r) => r.route === '/files')) await sleep(5);
+      const started = Date.now();
+      const closed = await Promise.race([client.close({ graceMs: 50 }).then(() => 'closed'), sleep(4_000).then(() => 'still closing')]);
+      expect(closed).toBe('closed');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect((await call).code).toBe('ABORTED');
+      // The upload was stopped once the grace ran out.
+      await expect.poll(() => server.requests.find((r) => r.route === '/files')!.aborted).toBe(true);
+    } finally {
+      server.script('/files', []);
+    }
+    // The job was saved before its upload: after the restart, resume() submits it and it runs.
+    const restarted = batchClient(store);
+    try {
+      const [saved] = await restarted.jobs.list();
+      expect(saved).toMatchObject({ target: 'batch', counts: { total: 1 } });
+      await restarted.jobs.resume();
+      const done = await restarted.jobs.wait(saved.id, { pollIntervalMs: 25, maxPollIntervalMs: 25 });
+      expect(done.status).toBe('completed');
+      const results = [];
+      for await (const result of restarted.jobs.results(saved.id)) results.push(result);
+      expect(results.map((result) => result.result?.text)).toEqual([expect.stringContaining('stuck upload')]);
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('refuses jobs calls after close, naming the field, on a jobs API made before or after it', async () => {
     const before = batchClient(memoryStore());
     const jobs = before.jobs;

@@ -101,6 +101,30 @@ describe('the batch segment on a batch endpoint', () => {
     expect(error.rejections[0]).toMatchObject({ target: 'batch', code: 'latency' });
   });
 
+  it('a call that leaves while its job is still being submitted gets the job cancelled, not left to run and bill', async () => {
+    server.reset();
+    // The upload takes 150 ms; the caller gives up after 40.
+    server.script('/files', { latencyMs: 150 });
+    try {
+      const shared = createClient({
+        targets: [openai({ id: 'batch', model: 'm', kind: 'batch', baseURL: server.baseURL, apiKey: 'test' })],
+        jobs: { pollIntervalMs: 25, maxPollIntervalMs: 50, coalesceMs: 0 },
+      });
+      const controller = new AbortController();
+      // Sent at once (no coalescing window): the upload is under way when the caller leaves.
+      setTimeout(() => controller.abort(), 40);
+      const error = await shared.generate({ prompt: 'never mind', latency: 'batch', abortSignal: controller.signal }).catch((e) => e);
+      expect(error.code).toBe('ABORTED');
+      // The submission finishes (the job is whole in the store), then the batch is cancelled at once.
+      await expect.poll(() => server.requests.filter((r) => r.route === '/batches/:id/cancel' && r.method === 'POST').length, { timeout: 2_000 }).toBe(1);
+      const [job] = await shared.jobs.list();
+      expect(job.cancelRequested).toBe(true);
+      await shared.close();
+    } finally {
+      server.script('/files', []);
+    }
+  });
+
   it('an interactive call is never sent to a batch-only endpoint', async () => {
     const error = await client().generate({ prompt: 'now please', latency: 'interactive' }).catch((e) => e);
     expect(error.code).toBe('NO_ROUTE');
