@@ -18,9 +18,9 @@ export interface ChatBodyOptions {
 type WireContent = string | { type: 'text'; text: string; cache_control?: { type: 'ephemeral' } }[];
 
 export function buildChatBody(call: TextCall, options: ChatBodyOptions): Record<string, unknown> {
-  const breakpoints = new Set(options.cacheBreakpoints ?? []);
+  const breakpoints = options.cacheBreakpoints;
   const messages = call.messages.map((message, index) => {
-    const content: WireContent = breakpoints.has(index)
+    const content: WireContent = breakpoints !== undefined && breakpoints.includes(index)
       ? [{ type: 'text', text: message.content, cache_control: { type: 'ephemeral' } }]
       : message.content;
     const wire: Record<string, unknown> = { role: message.role, content };
@@ -36,7 +36,8 @@ export function buildChatBody(call: TextCall, options: ChatBodyOptions): Record<
   if (call.seed !== undefined) body.seed = call.seed;
   if (options.promptCacheKey !== undefined) body.prompt_cache_key = options.promptCacheKey;
   // Caller-chosen provider options win over ours: they are the escape hatch.
-  Object.assign(body, call.providerOptions?.openai ?? {});
+  const own = call.providerOptions?.openai;
+  if (own !== undefined) Object.assign(body, own);
   return body;
 }
 

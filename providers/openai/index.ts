@@ -324,7 +324,10 @@ export function openai(settings: OpenAISettings): OpenAITarget {
   /** Opens a streaming chat completion (the request, up to its response headers). */
   async function openChatStream(call: TextCall, ctx: CallContext): Promise<AsyncIterable<ChatChunk> & { controller: AbortController }> {
     const replica = pickReplica(ctx);
-    const body = { ...chatBody(call, ctx), stream: true, stream_options: { include_usage: true } };
+    // Set on the built body, not spread into a new one (`{ ...a, b }` is a slow path in Node 20's V8).
+    const body = chatBody(call, ctx);
+    body.stream = true;
+    body.stream_options = { include_usage: true };
     try {
       return (await clientFor(replica).chat.completions.create(
         body as unknown as OpenAI.ChatCompletionCreateParamsStreaming,

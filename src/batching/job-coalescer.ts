@@ -110,7 +110,7 @@ export class JobCoalescer {
     if (callers.length === 0) return;
     group.controller = new AbortController();
     const items: JobItem[] = [];
-    for (const caller of callers) caller.items.forEach((item, index) => items.push({ ...item, id: caller.ids[index] }));
+    for (const caller of callers) caller.items.forEach((item, index) => items.push(Object.assign({}, item, { id: caller.ids[index] })));
     this.jobs()
       .runMany(group.targetId, group.operation, items, group.controller.signal, this.options.wait)
       .then(

@@ -230,7 +230,7 @@ export class Jobs {
       await handle.wait({ ...waitOptions, signal });
       const byId = new Map<string, BatchItemResult>();
       for await (const { public: result, raw } of this.readResults(handle.id, { cursor: 'start', signal }, false)) {
-        byId.set(result.id, raw?.ok ? { ...raw, customId: result.id } : { customId: result.id, ok: false, error: result.error! });
+        byId.set(result.id, raw?.ok ? Object.assign({}, raw, { customId: result.id }) : { customId: result.id, ok: false, error: result.error! });
       }
       return byId;
     } finally {
@@ -721,7 +721,7 @@ export class Jobs {
         if (done.has(customId)) continue;
         let result: BatchItemResult;
         try {
-          result = { ...(await this.runItemOnline(record.operation, items[position], record.target, signal)), customId };
+          result = Object.assign({}, await this.runItemOnline(record.operation, items[position], record.target, signal), { customId });
         } catch (error) {
           if (signal.aborted) return;
           const failure = toInferlaneError(error, record.target);

@@ -419,7 +419,7 @@ export class Conversation {
     // the router's context check rejects only targets that cannot hold even that
     // (src/router/plan.ts); `prepare()` gives each attempt the history fitted to its target.
     const required = [...(history[0]?.role === 'system' ? [history[0]] : []), user];
-    const request: StreamRequest = { ...options, messages: required.map(plain), conversation: hints };
+    const request: StreamRequest = Object.assign({}, options, { messages: required.map(plain), conversation: hints });
     /** Releases replicas whose attempt never reached `settle` (e.g. a stream that failed to open). */
     const release = (): void => {
       for (const [targetId, replica] of acquired) {
@@ -509,7 +509,7 @@ function appendMessages(record: ConversationRecord, counter: TokenCounter, messa
   let previous = record.messages.at(-1)?.hash ?? seedHash({ tokenizer: counter.name });
   for (const message of messages) {
     previous = chainHash(previous, message);
-    const stored: ConversationMessage = { ...plain(message), tokens: countMessageTokens(counter, message), hash: previous, at: now };
+    const stored: ConversationMessage = Object.assign(plain(message), { tokens: countMessageTokens(counter, message), hash: previous, at: now });
     if (message.target !== undefined) stored.target = message.target;
     record.messages.push(stored);
   }

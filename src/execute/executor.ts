@@ -386,7 +386,7 @@ export class Executor {
     if (resumed === undefined) return pass;
     state.resumed = undefined;
     state.held = pass;
-    return { ...resumed, toTarget: current.candidate.target.id };
+    return Object.assign({}, resumed, { toTarget: current.candidate.target.id });
   }
 
   /**
@@ -475,7 +475,7 @@ export class Executor {
 
   private emitAttempt(record: AttemptRecord, options: RunOptions): void {
     if (this.deps.listens && !this.deps.listens('attempt')) return;
-    this.deps.emit('attempt', { ...record, operation: options.operation });
+    this.deps.emit('attempt', Object.assign({}, record, { operation: options.operation }));
   }
 
   /**
@@ -501,7 +501,7 @@ export class Executor {
       attemptMs: this.predict(candidate.target.id, metric, 0.5, candidate.predictedMs.p50),
       reserveMs: next ? this.predict(next.target.id, metric, 0.5, next.predictedMs.p50) : 0,
       hasNext: next !== undefined,
-      settings: { ...this.deps.retry, maxRetries: options.maxRetries ?? this.deps.retry.maxRetries },
+      settings: Object.assign({}, this.deps.retry, { maxRetries: options.maxRetries ?? this.deps.retry.maxRetries }),
       random: this.deps.random,
     });
     if (decision.action === 'stop') throw this.finalError(error, deadline, options, attempts, decision.reason);

@@ -107,7 +107,7 @@ export class PlanCache {
     if (this.entries.size >= maxEntries) this.entries.clear();
     const entry = { plan, at: now, epoch };
     this.entries.set(key, entry);
-    this.last = { ...this.pendingShape!, entry };
+    this.last = Object.assign({}, this.pendingShape!, { entry });
   }
 
   private fresh(entry: Entry, now: number, epoch: number): boolean {
