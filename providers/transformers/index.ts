@@ -369,7 +369,7 @@ export function transformers(settings: TransformersSettings = {}): TransformersT
     const onAbort = (): void => stopping.interrupt();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const options: Record<string, unknown> = { ...inputs, ...generationOptions(calls[0]), stopping_criteria: [stopping] };
+      const options: Record<string, unknown> = Object.assign({}, inputs, generationOptions(calls[0]), { stopping_criteria: [stopping] });
       if (onText) options.streamer = new lib.TextStreamer(tokenizer, { skip_prompt: true, skip_special_tokens: true, callback_function: onText });
       const output = await instance.generate(options);
       throwIfAborted(ctx.signal);
