@@ -355,7 +355,7 @@ export class Jobs {
 
   /**
    * After `close()`, for a client whose grace ran out: uploads still under way stop (their jobs are
-   * saved, the parts released: `jobs.resume()` after a restart submits them).
+   * saved, the parts released: `jobs.resume()` after a restart submits them). @internal
    */
   stopSubmissions(): void {
     this.submissionsStop.abort();
