@@ -22,20 +22,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
-/** A cloud target whose answers take `delay()` ms, honouring its signal. */
-function timedTarget(id: string, delay: () => number): Target {
-  return {
-    id,
-    kind: 'cloud',
-    modalities: ['text'],
-    honoursAbort: true,
-    async doGenerate(call, ctx): Promise<TextResult> {
-      await sleep(delay(), ctx.signal);
-      return { text: `${id}: ${call.messages.at(-1)!.content}`, finishReason: 'stop' };
-    },
-  };
-}
-
 /** A device runtime that runs prompts in one pass (so calls go through the micro-batcher), each pass `delay()` ms. */
 function deviceTarget(id: string, delay: () => number): Target {
   return {
