@@ -566,16 +566,8 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     this.availabilityChecked ??= Promise.all(this.targets.filter((t) => t.available).map((t) => this.probeAvailability(t))).then(() => {
       this.availabilityKnown = true;
     });
-    const checked = this.availabilityChecked;
-    return new Promise<void>((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        this.probesOverdue = true;
-        resolve();
-      }, ms);
-      void checked.then(() => {
-        this.clock.clearTimeout(timer);
-        resolve();
-      });
+    return this.within(this.availabilityChecked, ms).then((answered) => {
+      if (!answered) this.probesOverdue = true;
     });
   }
 

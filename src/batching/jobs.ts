@@ -6,9 +6,10 @@
  * through the client's executor (`runOnline`), at low concurrency, behind the same API.
  *
  * No timers run when nobody waits: polling happens only inside `wait()`.
- * Imports: target.ts, errors.ts, tokens.ts, cost.ts, timers.ts, stores/store.ts, jobs-types.ts.
+ * Imports: target.ts, errors.ts, tokens.ts, cost.ts, timers.ts, execute/deadline.ts (childController), stores/store.ts, jobs-types.ts.
  */
 import { costOf } from '../cost.js';
+import { childController } from '../execute/deadline.js';
 import { AbortedError, InvalidRequestError, JobError, NoRouteError, type Rejection, toInferlaneError } from '../errors.js';
 import type { KeyValueStore } from '../stores/store.js';
 import type { BatchCounts, BatchItem, BatchItemResult, BatchStatus, Message, Modality, ProviderBatch, Target, TextCall, Usage } from '../target.js';
@@ -196,9 +197,9 @@ export class Jobs {
     if (mode === 'batch') {
       // `stopSubmissions()` (a closing client out of grace) aborts an upload under way: the job is
       // saved, its part released for jobs.resume().
-      const stopping = linkSignals(undefined, this.submissionsStop.signal);
+      const stopping = childController(this.submissionsStop.signal);
       try {
-        await this.advance(id, { throwOnSubmitError: true, signal: stopping.signal });
+        await this.advance(id, { throwOnSubmitError: true, signal: stopping.controller.signal });
       } finally {
         stopping.release();
       }
@@ -295,9 +296,11 @@ export class Jobs {
   async wait(id: string, options: JobWaitOptions = {}): Promise<JobInfo> {
     validateJobWait(options);
     if (this.closer.signal.aborted) throw closedWhileWaiting(id);
-    const link = linkSignals(options.signal, this.closer.signal);
+    // Its own signal even without the caller's: the closer lives as long as the client, and the
+    // HTTP clients a poll hands its signal to never remove their listeners.
+    const link = childController(this.closer.signal, options.signal);
     try {
-      return await this.track(() => this.poll(id, options, link.signal));
+      return await this.track(() => this.poll(id, options, link.controller.signal));
     } catch (error) {
       if (this.closer.signal.aborted && !options.signal?.aborted) throw closedWhileWaiting(id);
       throw error;
@@ -327,14 +330,13 @@ export class Jobs {
    * `maxPollIntervalMs`) after `wait()` returned.
    */
   private async sleepUnlessDone(delay: number, signal: AbortSignal, runner: Promise<void>): Promise<void> {
-    const woken = new AbortController();
-    const link = linkSignals(signal, woken.signal);
-    const sleeping = this.sleep(delay, link.signal);
+    const sleeper = childController(signal);
+    const sleeping = this.sleep(delay, sleeper.controller.signal);
     try {
       await Promise.race([sleeping, runner.catch(() => {})]);
     } finally {
-      woken.abort();
-      link.release();
+      sleeper.controller.abort();
+      sleeper.release();
       sleeping.catch(() => {});
     }
   }
@@ -1038,26 +1040,6 @@ class Fnv {
 /** The error of a wait that the client's `close()` ended: the job itself goes on. */
 function closedWhileWaiting(id: string): AbortedError {
   return new AbortedError(`the client closed while waiting for job ${id}; the job goes on at the provider and stays in the store (jobs.get('${id}'), jobs.resume() after a restart)`);
-}
-
-/**
- * A fresh signal that aborts when either does; `release` removes its listeners. Fresh even without
- * a first signal: the jobs' closer lives as long as the client, and the HTTP clients a poll hands
- * its signal to never remove their listeners.
- */
-function linkSignals(first: AbortSignal | undefined, second: AbortSignal): { signal: AbortSignal; release(): void } {
-  const controller = new AbortController();
-  const onAbort = () => controller.abort();
-  if (first?.aborted || second.aborted) controller.abort();
-  first?.addEventListener('abort', onAbort, { once: true });
-  second.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    release: () => {
-      first?.removeEventListener('abort', onAbort);
-      second.removeEventListener('abort', onAbort);
-    },
-  };
 }
 
 /** A signal that never aborts, fresh per call so listeners added by clients do not pile up on one. */

@@ -125,13 +125,25 @@ function watchCallerSignal(signal: AbortSignal, onAbort: () => void): () => void
   return () => void set.delete(onAbort);
 }
 
-/** A child controller for one attempt: aborts with its parent, or on its own (hedge lost, stream timeout). */
-export function childController(parent: AbortSignal): { controller: AbortController; release(): void } {
+/**
+ * A child controller for one attempt: aborts with its parent (or with `other` too, when given),
+ * or on its own (hedge lost, stream timeout). `release` removes its listeners.
+ */
+export function childController(parent: AbortSignal, other?: AbortSignal): { controller: AbortController; release(): void } {
   const controller = new AbortController();
-  const onAbort = () => controller.abort(parent.reason);
-  if (parent.aborted) controller.abort(parent.reason);
-  else parent.addEventListener('abort', onAbort, { once: true });
-  return { controller, release: () => parent.removeEventListener('abort', onAbort) };
+  const onAbort = () => controller.abort(parent.aborted ? parent.reason : other!.reason);
+  if (parent.aborted || other?.aborted) onAbort();
+  else {
+    parent.addEventListener('abort', onAbort, { once: true });
+    other?.addEventListener('abort', onAbort, { once: true });
+  }
+  return {
+    controller,
+    release: () => {
+      parent.removeEventListener('abort', onAbort);
+      other?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /** Resolves after `ms`, or rejects when `signal` aborts first. */
