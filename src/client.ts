@@ -25,7 +25,7 @@ import {
 } from './errors.js';
 import { costOf } from './cost.js';
 import { type Clock, systemClock } from './execute/deadline.js';
-import { type AttemptInfo, Executor, type ExecutorEvents, type Outcome, type RunOptions, type StreamOutcome, type StreamSetup } from './execute/executor.js';
+import { type AttemptInfo, Executor, type ExecutorEvents, IdleWaiters, type Outcome, type RunOptions, type StreamOutcome, type StreamSetup } from './execute/executor.js';
 import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
 import { defaultRetrySettings, type RetrySettings } from './execute/retry-policy.js';
 import { explainPlan, plan } from './router/plan.js';
@@ -178,7 +178,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   private closing: Promise<void> | undefined;
   /** Conversation turns in flight, which `close()` lets finish writing. */
   private turns = 0;
-  private whenTurnsIdle: (() => void)[] = [];
+  private readonly whenTurnsIdle = new IdleWaiters();
   private readonly jobsOptions: ClientOptions['jobs'];
   private readonly availabilityTimeoutMs: number;
   /** Ends each probe still running (its timer cleared, its signal aborted): `close()` calls them. */
@@ -480,16 +480,11 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
 
   /** @internal */
   endTurn(): void {
-    if (--this.turns === 0) {
-      const waiting = this.whenTurnsIdle;
-      this.whenTurnsIdle = [];
-      for (const resolve of waiting) resolve();
-    }
+    if (--this.turns === 0) this.whenTurnsIdle.wake();
   }
 
   private turnsIdle(): Promise<void> {
-    if (this.turns === 0) return Promise.resolve();
-    return new Promise((resolve) => this.whenTurnsIdle.push(resolve));
+    return this.whenTurnsIdle.wait(this.turns === 0);
   }
 
   /** Current time from the client's clock, ms since epoch (conversations use it). */

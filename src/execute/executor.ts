@@ -109,7 +109,7 @@ export class Executor {
   private readonly emitFromAdapter: CallContext['emit'];
   /** The deadlines of the calls running now: `idle()` waits for them, `abortAll()` ends them. */
   private readonly live = new Set<Deadline>();
-  private whenIdle: (() => void)[] = [];
+  private readonly whenIdle = new IdleWaiters();
 
   constructor(private readonly deps: ExecutorDeps) {
     this.emitFromAdapter = (event, payload) => deps.emit(event, payload);
@@ -117,8 +117,7 @@ export class Executor {
 
   /** Resolves once no call is running (the client's `close()` waits here). */
   idle(): Promise<void> {
-    if (this.live.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.whenIdle.push(resolve));
+    return this.whenIdle.wait(this.live.size === 0);
   }
 
   /** Ends every running call with AbortedError: the client closed before it finished. */
@@ -133,11 +132,7 @@ export class Executor {
   private end(deadline: Deadline): void {
     deadline.dispose();
     this.live.delete(deadline);
-    if (this.live.size === 0 && this.whenIdle.length > 0) {
-      const waiting = this.whenIdle;
-      this.whenIdle = [];
-      for (const resolve of waiting) resolve();
-    }
+    if (this.live.size === 0) this.whenIdle.wake();
   }
 
   /** Runs a unary operation (generate, embed, image...) across the plan's candidates. */
@@ -1035,6 +1030,25 @@ function describeAttempts(attempts: AttemptRecord[]): string {
 }
 
 const noop = () => undefined;
+
+/** Those waiting for work in flight to reach none (the client's `close()`: calls, conversation turns). */
+export class IdleWaiters {
+  private waiting: (() => void)[] = [];
+
+  /** Resolves at once when already idle, else at the next `wake()`. */
+  wait(idle: boolean): Promise<void> {
+    if (idle) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** The work reached none: every waiter resolves. */
+  wake(): void {
+    if (this.waiting.length === 0) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
+  }
+}
 
 /** The error of a call its caller aborted, or that the client's `close()` ended; undefined otherwise. */
 function abortedBy(deadline: Deadline, target?: string): AbortedError | undefined {
