@@ -1,0 +1,146 @@
+/**
+ * The OpenAI adapter reads a streaming response's body itself (providers/openai/events.ts):
+ * the request goes through the real `openai` client to the local server, whose extra route
+ * here writes the event stream byte for byte, in pieces, with pauses between them, so the
+ * client receives them as separate reads.
+ */
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openai, type OpenAISettings } from '../../providers/openai/index.js';
+import { createClient } from '../../src/index.js';
+import type { CallContext, StreamPart, TextCall } from '../../src/target.js';
+import { collect, failure } from '../helpers/async.js';
+import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
+
+let server: OpenAIServer;
+/** What the next chat request gets: pieces of the body, written one after another. */
+let pieces: (string | Buffer)[] = [];
+
+beforeAll(async () => {
+  server = await startOpenAIServer({ seed: 3 });
+  server.addRoutes(async (req, res, _body, context) => {
+    if (context.path !== '/v1/chat/completions' || req.headers['x-raw-events'] !== '1') return false;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const piece of pieces) {
+      await new Promise((resolve) => res.write(piece, resolve));
+      if (!(await context.wait(4))) return true;
+    }
+    res.end();
+    return true;
+  });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+function target(overrides: Partial<OpenAISettings> = {}) {
+  return openai({ model: 'gpt-test', baseURL: server.baseURL, apiKey: 'local', defaultHeaders: { 'x-raw-events': '1' }, ...overrides });
+}
+
+function context(): CallContext {
+  return { signal: new AbortController().signal, deadline: Date.now() + 10_000, segment: 'interactive', emit() {} };
+}
+
+const hello: TextCall = { messages: [{ role: 'user', content: 'hi' }] };
+
+const chunk = (content: string | undefined, finish: string | null = null) =>
+  JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: content === undefined ? {} : { content }, finish_reason: finish }] });
+
+const textOf = (parts: StreamPart[]) => parts.flatMap((part) => (part.type === 'text-delta' ? [part.text] : [])).join('');
+
+describe('reading the event stream', () => {
+  it('puts events back together across reads: split lines, a character split between reads, CRLF, comments, event names', async () => {
+    const accented = Buffer.from(`data: ${chunk('café ☕ ')}\n\n`, 'utf8');
+    const cut = accented.indexOf(Buffer.from('☕')) + 1; // inside the three bytes of the cup
+    pieces = [
+      ': keep-alive\n\n',
+      `data: ${chunk('Hel')}`,
+      `\n\ndata:${chunk('lo, ')}\n\n`,
+      accented.subarray(0, cut),
+      accented.subarray(cut),
+      `event: message\r\ndata: ${chunk('world')}\r\n\r\n`,
+      `data: ${chunk(undefined, 'stop')}\n\ndata: ${JSON.stringify({ id: 'c1', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })}\n\n`,
+      'data: [DONE]\n\n',
+    ];
+    const parts = await collect(target().doStream!(hello, context()));
+    expect(textOf(parts)).toBe('Hello, café ☕ world');
+    expect(parts.at(-1)).toEqual({ type: 'finish', finishReason: 'stop', usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } });
+  });
+
+  it('ignores whatever follows [DONE]', async () => {
+    pieces = [`data: ${chunk('kept', 'stop')}\n\n`, 'data: [DONE]\n\n', `data: ${chunk(' dropped')}\n\n`, 'data: {not json\n\n'];
+    const parts = await collect(target().doStream!(hello, context()));
+    expect(textOf(parts)).toBe('kept');
+    expect(parts.at(-1)).toMatchObject({ type: 'finish', finishReason: 'stop' });
+  });
+
+  it('an error payload mid-stream is a retryable ProviderError carrying the provider words, after the parts before it', async () => {
+    pieces = [`data: ${chunk('partial ')}\n\n`, `data: ${JSON.stringify({ error: { message: 'the model is overloaded', type: 'server_error' } })}\n\n`];
+    const seen: StreamPart[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const part of target().doStream!(hello, context())) seen.push(part);
+      })(),
+    );
+    expect(error).toMatchObject({ name: 'ProviderError', retryable: true, target: 'openai:gpt-test' });
+    expect(error.message).toContain('mid-stream: the model is overloaded');
+    expect(textOf(seen)).toBe('partial ');
+  });
+
+  it('data that is not JSON is a retryable ProviderError, logged only through a logger that asked for it', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      pieces = [`data: ${chunk('a')}\n\n`, 'data: {"choices":[{"delta":{"content":\n\n'];
+      expect(await failure(collect(target().doStream!(hello, context())))).toMatchObject({ name: 'ProviderError', retryable: true });
+      expect(printed).not.toHaveBeenCalled();
+      const logged: unknown[][] = [];
+      const logger = { error: (...args: unknown[]) => logged.push(args), warn() {}, info() {}, debug() {} };
+      await failure(collect(target({ logLevel: 'error', logger }).doStream!(hello, context())));
+      expect(logged).toEqual([['Could not parse message into JSON:', '{"choices":[{"delta":{"content":']]);
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
+  it('an event that never ends is cut off past its limit with a typed error, not held in memory', async () => {
+    // The server is still writing (more of the same line) when the client gives up on it.
+    pieces = [`data: ${chunk('x')}\n\n`, `data: "${'y'.repeat(9 * 1024 * 1024)}`, ...Array.from({ length: 100 }, () => 'y'.repeat(1000))];
+    const error = await failure(collect(target().doStream!(hello, context())));
+    expect(error).toMatchObject({ name: 'ProviderError', target: 'openai:gpt-test' });
+    expect(error.message).toContain('grew past 8388608 characters');
+    await server.waitFor((requests) => requests.at(-1)?.finishedAt !== undefined);
+    expect(server.requests.at(-1)!.aborted).toBe(true);
+  });
+
+  it('reads a body that is an async iterable rather than a web stream (a fetch like node-fetch)', async () => {
+    const nodeStyleFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const body = Readable.fromWeb(response.body! as never);
+      return new Proxy(response, { get: (real, key) => (key === 'body' ? body : Reflect.get(real, key, real)) });
+    };
+    pieces = [`data: ${chunk('from ')}\n\n`, `data: ${chunk('node', 'stop')}\n\ndata: [DONE]\n\n`];
+    const parts = await collect(target({ fetch: nodeStyleFetch }).doStream!(hello, context()));
+    expect(textOf(parts)).toBe('from node');
+    expect(parts.at(-1)).toMatchObject({ type: 'finish', finishReason: 'stop' });
+  });
+
+  it('through the client: a stream cut before its finish falls back to the next target before its first part', async () => {
+    pieces = [': nothing yet\n\n'];
+    const client = createClient({
+      targets: [target({ id: 'raw' }), openai({ id: 'plain', model: 'gpt-test', baseURL: server.baseURL, apiKey: 'local' })],
+      microBatch: false,
+    });
+    try {
+      const parts = await collect(client.stream({ prompt: 'one two', latency: 5000 }));
+      const finish = parts.at(-1) as Extract<(typeof parts)[number], { type: 'finish' }>;
+      expect(finish.route.target).toBe('plain');
+      expect(finish.route.attempts.map((attempt) => [attempt.target, attempt.outcome])).toEqual([
+        ['raw', 'error'],
+        ['plain', 'ok'],
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+});
