@@ -397,7 +397,7 @@ export function openai(settings: OpenAISettings): OpenAITarget {
 
   /** The finish part, once the chunks ran out; throws when they ran out too soon. */
   function finishOf(seen: ChunksSeen, ctx: CallContext): StreamPart {
-    // openai-node ends the iteration quietly when its request is aborted, so look ourselves.
+    // An abort that lands as the body ends finds no read to fail: look ourselves.
     if (ctx.signal.aborted) throw fail(ctx.signal.reason ?? new DOMException('aborted', 'AbortError'), ctx);
     const { finishReason, usage } = seen;
     if (finishReason === undefined) {
