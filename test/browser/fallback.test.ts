@@ -58,6 +58,11 @@ it('(a) answers from the cloud target while the cloud is up', async () => {
   expect(result.route?.target).toBe('cloud:m');
   expect(result.route?.fellBack).toBe(false);
   expect(cloud.requests.filter((recorded) => recorded.route === '/chat/completions')).toHaveLength(1);
+  // A stream from the cloud: the adapter reads the event stream from the page's own fetch body.
+  const streamed = await session.page.evaluate((value) => window.inferlaneTest.stream(value), { ...request, prompt: 'one two three four five' });
+  expect(streamed.target).toBe('cloud:m');
+  expect(streamed.deltas.join('')).toBe('echo: one two three four five');
+  expect(streamed.deltas.length).toBeGreaterThan(1);
   expect(session.externalRequests).toEqual([]);
 }, 60_000);
 
