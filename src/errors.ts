@@ -104,7 +104,7 @@ export class DeadlineExceededError extends InferlaneError {
 
 export interface AttemptRecord {
   target: string;
-  /** 'ok' | 'error' | 'aborted' (a losing hedge or a caller abort) | 'skipped' */
+  /** 'ok' | 'error' (a budget that ran out included: DEADLINE_EXCEEDED) | 'aborted' (a losing hedge, a caller abort, a closing client) | 'skipped' */
   outcome: 'ok' | 'error' | 'aborted' | 'skipped';
   code?: ErrorCode;
   status?: number;

@@ -12,6 +12,7 @@ import {
   DeadlineExceededError,
   InferlaneError,
   StreamInterruptedError,
+  isAbortError,
   redact,
   toInferlaneError,
 } from '../errors.js';
@@ -312,7 +313,7 @@ export class Executor {
       const ctx: CallContext = { signal: controller.signal, deadline: partial ? Number.POSITIVE_INFINITY : deadline.at, segment: options.segment, emit: this.emitFromAdapter };
       opening = await this.firstPart(state.setup.open(target, ctx, { retry: state.retry }, partial)[Symbol.asyncIterator](), controller.signal, target);
     } catch (error) {
-      const failure = this.attemptError(error, controller, deadline, target, limitMs, partial !== '');
+      const failure = this.attemptError(error, controller, deadline, target, limitMs, options.budgetMs, partial !== '');
       this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
       return this.openFailed(state, candidate, failure);
     } finally {
@@ -556,7 +557,7 @@ export class Executor {
       this.succeedRecord(record, candidate, undefined, startedAt, options);
       return value;
     } catch (error) {
-      const failure = this.attemptError(error, controller, deadline, target, limitMs);
+      const failure = this.attemptError(error, controller, deadline, target, limitMs, options.budgetMs);
       this.failRecord(record, toInferlaneError(failure, target.id), startedAt, options, candidate, undefined);
       throw failure;
     } finally {
@@ -608,7 +609,7 @@ export class Executor {
         const attempt = attemptFn(candidate.target, ctx, { retry, prepared });
         return await (honours(options, candidate.target) ? attempt : abortable(attempt, controller.signal));
       } catch (error) {
-        throw this.attemptError(error, controller, deadline, candidate.target, limitMs, resuming);
+        throw this.attemptError(error, controller, deadline, candidate.target, limitMs, options.budgetMs, resuming);
       } finally {
         if (limitTimer !== undefined) clock.clearTimeout(limitTimer);
         // A stream attempt goes on after it opens: it must still abort with the call (the
@@ -628,10 +629,17 @@ export class Executor {
 
   /**
    * An attempt's error: the share-of-the-budget error when its own limit stopped it (the call
-   * itself goes on), or the idle error when a resumption's first part did not come in time.
+   * itself goes on), or the idle error when a resumption's first part did not come in time. When
+   * the call's own budget ran out under it, the adapter only saw its signal abort: the attempt
+   * then timed out (DEADLINE_EXCEEDED, the circuit's rule for timeouts applies), it was not
+   * aborted (which is for callers, closing clients and lost hedges).
    */
-  private attemptError(error: unknown, controller: AbortController, deadline: Pick<Deadline, 'signal'>, target: Target, limitMs: number | undefined, resuming = false): unknown {
-    if (controller.signal.reason !== 'attempt-timeout' || deadline.signal.aborted) return error;
+  private attemptError(error: unknown, controller: AbortController, deadline: Pick<Deadline, 'signal'>, target: Target, limitMs: number | undefined, budgetMs: number, resuming = false): unknown {
+    if (deadline.signal.aborted) {
+      if (deadline.signal.reason !== 'deadline' || !abortedAttempt(error)) return error;
+      return new DeadlineExceededError(budgetMs, { target: target.id, detail: `${target.id} had not answered`, cause: error });
+    }
+    if (controller.signal.reason !== 'attempt-timeout') return error;
     const detail = resuming
       ? `no stream part from ${target.id} for ${limitMs} ms (idleMs) while resuming`
       : `${target.id} did not answer within its share of the budget, leaving time for the next target`;
@@ -1022,6 +1030,11 @@ export interface StreamOutcome {
   replica?: number;
   fellBack: boolean;
   hedged: boolean;
+}
+
+/** An attempt that ended because its signal fired (the adapter's AbortedError, or a bare AbortError). */
+function abortedAttempt(error: unknown): boolean {
+  return InferlaneError.isInstance(error) ? error.code === 'ABORTED' : isAbortError(error);
 }
 
 function describeAttempts(attempts: AttemptRecord[]): string {

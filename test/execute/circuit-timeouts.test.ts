@@ -54,8 +54,8 @@ describe('timeouts and the circuit', () => {
     slow = true;
     const counted: string[] = [];
     client.on('attempt', (attempt) => void counted.push(attempt.code ?? 'ok'));
-    // The pass's own deadline error (which used to count) races the call's abort (which never
-    // did): tight calls go on until three of the counting kind have happened.
+    // The pass's own deadline error and the call's abort race; either way the attempt timed out
+    // (DEADLINE_EXCEEDED). Tight calls go on until three timeouts have happened.
     const deadlineErrors = () => counted.filter((code) => code === 'DEADLINE_EXCEEDED').length;
     for (let i = 0; i < 40 && deadlineErrors() < 3; i++) {
       await expect(client.generate({ prompt: `tight ${i}`, latency: 150, privacy: 'device-only' })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });

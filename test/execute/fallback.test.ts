@@ -135,6 +135,29 @@ describe('fallback across targets', () => {
     expect(primary.requests).toHaveLength(1);
   });
 
+  it('an attempt the budget cut short timed out (DEADLINE_EXCEEDED, not ABORTED), so a target that keeps hanging opens its circuit', async () => {
+    primary.script('/chat/completions', { hang: true, times: 100 });
+    const client = createClient({
+      targets: [openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast })],
+      retry: { maxRetries: 0 },
+    });
+    const attempts: { outcome: string; code?: string; message?: string }[] = [];
+    client.on('attempt', (attempt) => void attempts.push(attempt));
+    for (let i = 0; i < 3; i++) {
+      const error = await client.generate({ messages, latency: 150 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+      expect((error as Error).message).toContain('primary error DEADLINE_EXCEEDED after');
+    }
+    expect(attempts).toEqual(
+      Array.from({ length: 3 }, () => expect.objectContaining({ outcome: 'error', code: 'DEADLINE_EXCEEDED', message: 'the latency budget of 150 ms ran out: primary had not answered' })),
+    );
+    // Each hung for its whole budget, far past the target's usual 30 ms: three timeouts open the circuit.
+    expect(client.stats.circuit('primary', Date.now())).toBe('open');
+    expect(await client.generate({ messages, latency: 150 }).catch((e: unknown) => e)).toMatchObject({ code: 'NO_ROUTE' });
+    expect(primary.requests).toHaveLength(3);
+    await client.close();
+  });
+
   it('opens the circuit after repeated failures and half-opens after the cooldown', async () => {
     primary.script('/chat/completions', { status: 500, times: 100 });
     const time = { now: 1_000_000 };
@@ -189,18 +212,37 @@ describe('aborts', () => {
   it('abortSignal cancels the in-flight HTTP request and rejects with ABORTED', async () => {
     primary.script('/chat/completions', { hang: true });
     const client = twoTargets();
+    const attempts: { outcome: string; code?: string }[] = [];
+    client.on('attempt', (attempt) => void attempts.push(attempt));
     const controller = new AbortController();
     const pending = client.generate({ messages, abortSignal: controller.signal, latency: 'batch' });
     await primary.waitForRequests(1);
     controller.abort();
     const error = await pending.catch((e) => e);
     expect(error.code).toBe('ABORTED');
+    // The caller's abort is an abort (it says nothing about the target), not a timeout.
+    expect(attempts).toEqual([expect.objectContaining({ outcome: 'aborted', code: 'ABORTED' })]);
+    expect(client.stats.circuit('primary', Date.now())).toBe('closed');
     await primary.waitFor((rs) => rs[0]?.aborted === true);
     expect(secondary.requests).toHaveLength(0);
   });
 });
 
 describe('streams', () => {
+  it('a stream whose first part never comes within the budget timed out (DEADLINE_EXCEEDED) on its attempt too', async () => {
+    primary.script('/chat/completions', { hang: true, times: 10 });
+    const client = createClient({ targets: [openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast })], retry: { maxRetries: 0 } });
+    const attempts: { outcome: string; code?: string }[] = [];
+    client.on('attempt', (attempt) => void attempts.push(attempt));
+    const error = await (async () => {
+      for await (const part of client.stream({ messages, latency: 150 })) void part;
+    })().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(attempts).toEqual([expect.objectContaining({ outcome: 'error', code: 'DEADLINE_EXCEEDED' })]);
+    await primary.waitFor((rs) => rs[0]?.aborted === true);
+    await client.close();
+  });
+
   it('falls back when the stream fails before its first part', async () => {
     primary.script('/chat/completions', { status: 503, times: 10 });
     const parts: string[] = [];
