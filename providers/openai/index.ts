@@ -29,7 +29,7 @@ import { finishReasonOf } from '../../src/target.js';
 import { createBatchCapability, type OpenAIBatchCapability, type OpenAIBatchSettings } from './batch.js';
 import { buildChatBody, mapChatCompletion, mapUsage, type MaxTokensParameter, type WireChatCompletion, type WireUsage } from './chat.js';
 import { mapOpenAIError } from './errors.js';
-import { EventStreamReader } from './events.js';
+import { type ErrorEvent, EventStreamReader } from './events.js';
 
 export { mapOpenAIError, parseRetryAfter } from './errors.js';
 export type { OpenAIBatchCapability, OpenAIBatchSettings } from './batch.js';
@@ -374,10 +374,13 @@ export function openai(settings: OpenAISettings): OpenAITarget {
    * One event's data: its text, if any (its finish reason and usage are kept in `seen`). After
    * `[DONE]` the rest is ignored, as openai-node does. An error payload throws as openai-node's
    * `APIError` would (mapped like any other), and data that is not JSON throws (logged only when
-   * the client's logging is on: it holds the model's words).
+   * the client's logging is on: it holds the model's words). An event named `error` fails the
+   * stream whatever its data looks like (openai-node passes one without an `error` field on as a
+   * chunk; some compatible servers send `{ "message": ... }` or plain text).
    */
-  function takeEvent(data: string, seen: ChunksSeen, response: Response, replica: number): string | undefined {
+  function takeEvent(data: string | ErrorEvent, seen: ChunksSeen, response: Response, replica: number): string | undefined {
     if (seen.done) return undefined;
+    if (typeof data !== 'string') throw new APIError(undefined, errorPayload(data.data), undefined, response.headers);
     if (data.startsWith('[DONE]')) {
       seen.done = true;
       return undefined;
@@ -443,6 +446,23 @@ function takeChunk(chunk: ChatChunk, seen: ChunksSeen): string | undefined {
   if (chunk.usage) seen.usage = mapUsage(chunk.usage);
   const text = choice?.delta?.content;
   return typeof text === 'string' && text.length > 0 ? text : undefined;
+}
+
+/** What a named `error` event said, as the error body openai-node's `APIError` takes (`message` is what we report). */
+function errorPayload(data: string): object {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return { message: data.trim() || 'no message' };
+  }
+  if (parsed !== null && typeof parsed === 'object') {
+    const inner = (parsed as { error?: unknown }).error;
+    if (inner !== null && typeof inner === 'object') return inner;
+    if (typeof inner === 'string') return { message: inner };
+    return parsed;
+  }
+  return { message: String(parsed) };
 }
 
 interface ChatChunk {

@@ -87,6 +87,27 @@ describe('reading the event stream', () => {
     expect(textOf(seen)).toBe('partial ');
   });
 
+  it('an event named error fails the stream whatever its data looks like (JSON with a message, an error object, plain text)', async () => {
+    const shapes = [
+      ['{"message":"upstream timed out"}', 'upstream timed out'],
+      ['{"error":{"message":"shard 3 failed","type":"server_error"}}', 'shard 3 failed'],
+      ['{"error":"out of memory"}', 'out of memory'],
+      ['the model crashed', 'the model crashed'],
+    ];
+    for (const [data, words] of shapes) {
+      pieces = [`data: ${chunk('before ')}\n\n`, `event: error\ndata: ${data}\n\n`, `data: ${chunk('after', 'stop')}\n\ndata: [DONE]\n\n`];
+      const seen: StreamPart[] = [];
+      const error = await failure(
+        (async () => {
+          for await (const part of target().doStream!(hello, context())) seen.push(part);
+        })(),
+      );
+      expect(error).toMatchObject({ name: 'ProviderError', retryable: true });
+      expect(error.message).toContain(`mid-stream: ${words}`);
+      expect(textOf(seen)).toBe('before ');
+    }
+  });
+
   it('data that is not JSON is a retryable ProviderError, logged only through a logger that asked for it', async () => {
     const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
