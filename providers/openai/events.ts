@@ -19,13 +19,13 @@ const maxEventChars = 8 * 1024 * 1024;
 type BodyChunk = Uint8Array | ArrayBuffer | string;
 
 /** An event the server named `error` (its data as sent): the stream failed there. */
-export class ErrorEvent {
+export class ServerErrorEvent {
   constructor(readonly data: string) {}
 }
 
 export class EventStreamReader {
   /** Data of the events completed by the last `take`, in order (reused between reads). */
-  private readonly ready: (string | ErrorEvent)[] = [];
+  private readonly ready: (string | ServerErrorEvent)[] = [];
   private readonly parser: EventSourceParser;
   private readonly decoder = new TextDecoder();
   private overflow = false;
@@ -33,7 +33,7 @@ export class EventStreamReader {
 
   constructor(body: ReadableStream<Uint8Array> | AsyncIterable<BodyChunk>) {
     this.parser = createParser({
-      onEvent: (event) => void this.ready.push(event.event === 'error' ? new ErrorEvent(event.data) : event.data),
+      onEvent: (event) => void this.ready.push(event.event === 'error' ? new ServerErrorEvent(event.data) : event.data),
       maxBufferSize: maxEventChars,
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') this.overflow = true;
@@ -49,9 +49,9 @@ export class EventStreamReader {
 
   /**
    * Takes in one chunk; returns the data of every event it completed (an event named `error` as
-   * an `ErrorEvent`). The array is reused: read it before the next call.
+   * a `ServerErrorEvent`). The array is reused: read it before the next call.
    */
-  take(chunk: BodyChunk): (string | ErrorEvent)[] {
+  take(chunk: BodyChunk): (string | ServerErrorEvent)[] {
     this.ready.length = 0;
     this.parser.feed(typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true }));
     if (this.overflow) throw new EventTooLargeError(maxEventChars);

@@ -29,7 +29,7 @@ import { finishReasonOf } from '../../src/target.js';
 import { createBatchCapability, type OpenAIBatchCapability, type OpenAIBatchSettings } from './batch.js';
 import { buildChatBody, mapChatCompletion, mapUsage, type MaxTokensParameter, type WireChatCompletion, type WireUsage } from './chat.js';
 import { mapOpenAIError } from './errors.js';
-import { type ErrorEvent, EventStreamReader } from './events.js';
+import { type ServerErrorEvent, EventStreamReader } from './events.js';
 
 export { mapOpenAIError, parseRetryAfter } from './errors.js';
 export type { OpenAIBatchCapability, OpenAIBatchSettings } from './batch.js';
@@ -378,7 +378,7 @@ export function openai(settings: OpenAISettings): OpenAITarget {
    * stream whatever its data looks like (openai-node passes one without an `error` field on as a
    * chunk; some compatible servers send `{ "message": ... }` or plain text).
    */
-  function takeEvent(data: string | ErrorEvent, seen: ChunksSeen, response: Response, replica: number): string | undefined {
+  function takeEvent(data: string | ServerErrorEvent, seen: ChunksSeen, response: Response, replica: number): string | undefined {
     if (seen.done) return undefined;
     if (typeof data !== 'string') throw new APIError(undefined, errorPayload(data.data), undefined, response.headers);
     if (data.startsWith('[DONE]')) {
