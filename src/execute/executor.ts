@@ -629,17 +629,23 @@ export class Executor {
 
   /**
    * An attempt's error: the share-of-the-budget error when its own limit stopped it (the call
-   * itself goes on), or the idle error when a resumption's first part did not come in time. When
-   * the call's own budget ran out under it, the adapter only saw its signal abort: the attempt
-   * then timed out (DEADLINE_EXCEEDED, the circuit's rule for timeouts applies), it was not
-   * aborted (which is for callers, closing clients and lost hedges).
+   * itself goes on), or the idle error when a resumption's first part did not come in time.
+   *
+   * When the call's own budget ran out under it, the adapter only saw its signal abort: the
+   * attempt timed out (DEADLINE_EXCEEDED), it was not aborted (which is for callers, closing
+   * clients and lost hedges). Such a timeout is the budget's verdict, not the target's: it is
+   * marked so that it never counts against the circuit. (Counting it, a soak with random hangs
+   * and tight budgets opened circuits until 80% of calls found no route; a provider that slows
+   * down past a tight budget would be shut out with no way to measure its new latency.)
    */
-  private attemptError(error: unknown, controller: AbortController, deadline: Pick<Deadline, 'signal'>, target: Target, limitMs: number | undefined, budgetMs: number, resuming = false): unknown {
-    if (deadline.signal.aborted) {
-      if (deadline.signal.reason !== 'deadline' || !abortedAttempt(error)) return error;
-      return new DeadlineExceededError(budgetMs, { target: target.id, detail: `${target.id} had not answered`, cause: error });
+  private attemptError(error: unknown, controller: AbortController, deadline: Pick<Deadline, 'signal' | 'at'>, target: Target, limitMs: number | undefined, budgetMs: number, resuming = false): unknown {
+    const budgetGone = deadline.signal.aborted ? deadline.signal.reason === 'deadline' : deadline.at <= this.deps.clock.now();
+    if (budgetGone) {
+      const timeout = abortedAttempt(error) ? new DeadlineExceededError(budgetMs, { target: target.id, detail: `${target.id} had not answered`, cause: error }) : error;
+      if (InferlaneError.isInstance(timeout) && timeout.code === 'DEADLINE_EXCEEDED') budgetTimeouts.add(timeout);
+      return timeout;
     }
-    if (controller.signal.reason !== 'attempt-timeout') return error;
+    if (deadline.signal.aborted || controller.signal.reason !== 'attempt-timeout') return error;
     const detail = resuming
       ? `no stream part from ${target.id} for ${limitMs} ms (idleMs) while resuming`
       : `${target.id} did not answer within its share of the budget, leaving time for the next target`;
@@ -684,7 +690,7 @@ export class Executor {
     record.message = redact(error.message).slice(0, 200);
     record.durationMs = now - startedAt - record.startMs;
     if (record.outcome === 'error') {
-      if (options && this.inconclusiveTimeout(error, record, candidate, options)) this.deps.stats.recordInconclusive(candidate.target.id);
+      if (budgetTimeouts.has(error) || (options && this.inconclusiveTimeout(error, record, candidate, options))) this.deps.stats.recordInconclusive(candidate.target.id);
       else this.deps.stats.recordFailure(candidate.target.id, error, now);
     }
     options?.conversation?.settle?.(candidate.target, replica, false);
@@ -1031,6 +1037,9 @@ export interface StreamOutcome {
   fellBack: boolean;
   hedged: boolean;
 }
+
+/** Attempt timeouts that were the call's whole budget running out (see `attemptError`): never charged to a circuit. */
+const budgetTimeouts = new WeakSet<InferlaneError>();
 
 /** An attempt that ended because its signal fired (the adapter's AbortedError, or a bare AbortError). */
 function abortedAttempt(error: unknown): boolean {

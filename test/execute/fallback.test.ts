@@ -135,26 +135,39 @@ describe('fallback across targets', () => {
     expect(primary.requests).toHaveLength(1);
   });
 
-  it('an attempt the budget cut short timed out (DEADLINE_EXCEEDED, not ABORTED), so a target that keeps hanging opens its circuit', async () => {
-    primary.script('/chat/completions', { hang: true, times: 100 });
+  it('an attempt the whole budget ran out on timed out (DEADLINE_EXCEEDED, not ABORTED), and that is the budget\'s verdict: the circuit stays closed', async () => {
+    primary.script('/chat/completions', { hang: true, times: 4 });
     const client = createClient({
       targets: [openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast })],
       retry: { maxRetries: 0 },
     });
     const attempts: { outcome: string; code?: string; message?: string }[] = [];
     client.on('attempt', (attempt) => void attempts.push(attempt));
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       const error = await client.generate({ messages, latency: 150 }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
       expect((error as Error).message).toContain('primary error DEADLINE_EXCEEDED after');
     }
     expect(attempts).toEqual(
-      Array.from({ length: 3 }, () => expect.objectContaining({ outcome: 'error', code: 'DEADLINE_EXCEEDED', message: 'the latency budget of 150 ms ran out: primary had not answered' })),
+      Array.from({ length: 4 }, () => expect.objectContaining({ outcome: 'error', code: 'DEADLINE_EXCEEDED', message: 'the latency budget of 150 ms ran out: primary had not answered' })),
     );
-    // Each hung for its whole budget, far past the target's usual 30 ms: three timeouts open the circuit.
+    // Four timeouts in a row, each far past the target's usual 30 ms, yet the budget ended them:
+    // the target is not shut out, and answers the next call that gives it time.
+    expect(client.stats.circuit('primary', Date.now())).toBe('closed');
+    expect((await client.generate({ messages, latency: 2000 })).route.target).toBe('primary');
+    expect(primary.requests).toHaveLength(5);
+    await client.close();
+  });
+
+  it('a primary that hangs past its share of the budget (the call goes on elsewhere) is charged: its circuit opens', async () => {
+    primary.script('/chat/completions', { hang: true, times: 10 });
+    const client = twoTargets();
+    for (let i = 0; i < 3; i++) {
+      const result = await client.generate({ messages, latency: 300, maxRetries: 0 });
+      expect(result.route.attempts[0]).toMatchObject({ target: 'primary', outcome: 'error', code: 'DEADLINE_EXCEEDED' });
+      expect(result.route.target).toBe('secondary');
+    }
     expect(client.stats.circuit('primary', Date.now())).toBe('open');
-    expect(await client.generate({ messages, latency: 150 }).catch((e: unknown) => e)).toMatchObject({ code: 'NO_ROUTE' });
-    expect(primary.requests).toHaveLength(3);
     await client.close();
   });
 
