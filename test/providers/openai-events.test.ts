@@ -9,12 +9,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openai, type OpenAISettings } from '../../providers/openai/index.js';
 import { createClient } from '../../src/index.js';
 import type { CallContext, StreamPart, TextCall } from '../../src/target.js';
+import { mulberry32 } from '../../src/random.js';
 import { collect, failure } from '../helpers/async.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
 
 let server: OpenAIServer;
 /** What the next chat request gets: pieces of the body, written one after another. */
 let pieces: (string | Buffer)[] = [];
+/** The pause after each piece, ms. */
+let pauseMs = 4;
 
 beforeAll(async () => {
   server = await startOpenAIServer({ seed: 3 });
@@ -23,7 +26,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const piece of pieces) {
       await new Promise((resolve) => res.write(piece, resolve));
-      if (!(await context.wait(4))) return true;
+      if (!(await context.wait(pauseMs))) return true;
     }
     res.end();
     return true;
@@ -65,6 +68,35 @@ describe('reading the event stream', () => {
     const parts = await collect(target().doStream!(hello, context()));
     expect(textOf(parts)).toBe('Hello, café ☕ world');
     expect(parts.at(-1)).toEqual({ type: 'finish', finishReason: 'stop', usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } });
+  });
+
+  it('any framing of the same events gives the same answer (seeded: line endings, comments, ids, event names, byte splits)', async () => {
+    const random = mulberry32(20261126);
+    const words = ['plain ', 'café ', '☕ ', '日本語 ', '🙂 ', '"quoted" ', 'back\\slash ', 'new\nline ', ''];
+    pauseMs = 1;
+    try {
+      for (let round = 0; round < 25; round++) {
+        const deltas = Array.from({ length: 1 + Math.floor(random() * 8) }, () => words[Math.floor(random() * words.length)]);
+        const end = ['\n', '\r\n', '\r'][Math.floor(random() * 3)];
+        const lines: string[] = [];
+        for (const delta of deltas) {
+          if (random() < 0.3) lines.push(': keep-alive', '');
+          if (random() < 0.3) lines.push(`id: ${round}`);
+          if (random() < 0.3) lines.push('event: message');
+          lines.push(`data:${random() < 0.5 ? ' ' : ''}${chunk(delta)}`, '');
+        }
+        lines.push(`data: ${chunk(undefined, 'stop')}`, '', 'data: [DONE]', '', '');
+        const body = Buffer.from(lines.join(end), 'utf8');
+        // Cut the bytes at random points (inside characters too).
+        const cuts = Array.from({ length: Math.floor(random() * 6) }, () => Math.floor(random() * body.length)).sort((a, b) => a - b);
+        pieces = [0, ...cuts].map((start, index, starts) => body.subarray(start, starts[index + 1] ?? body.length)).filter((piece) => piece.length > 0);
+        const parts = await collect(target().doStream!(hello, context()));
+        expect(textOf(parts), `round ${round}, ${JSON.stringify(end)} line ends, cuts at ${cuts.join(',')}`).toBe(deltas.join(''));
+        expect(parts.at(-1)).toMatchObject({ type: 'finish', finishReason: 'stop' });
+      }
+    } finally {
+      pauseMs = 4;
+    }
   });
 
   it('ignores whatever follows [DONE]', async () => {
