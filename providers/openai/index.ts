@@ -29,7 +29,7 @@ import { finishReasonOf } from '../../src/target.js';
 import { createBatchCapability, type OpenAIBatchCapability, type OpenAIBatchSettings } from './batch.js';
 import { buildChatBody, mapChatCompletion, mapUsage, type MaxTokensParameter, type WireChatCompletion, type WireUsage } from './chat.js';
 import { mapOpenAIError } from './errors.js';
-import { type ServerErrorEvent, EventStreamReader } from './events.js';
+import { type ServerErrorEvent, EventStreamReader } from './event-stream-reader.js';
 
 export { mapOpenAIError, parseRetryAfter } from './errors.js';
 export type { OpenAIBatchCapability, OpenAIBatchSettings } from './batch.js';

@@ -1,5 +1,5 @@
 /**
- * The OpenAI adapter reads a streaming response's body itself (providers/openai/events.ts):
+ * The OpenAI adapter reads a streaming response's body itself (providers/openai/event-stream-reader.ts):
  * the request goes through the real `openai` client to the local server, whose extra route
  * here writes the event stream byte for byte, in pieces, with pauses between them, so the
  * client receives them as separate reads.

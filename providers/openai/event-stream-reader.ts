@@ -65,7 +65,7 @@ export class EventStreamReader {
 }
 
 /** An event (or a line without its end) longer than the reader holds. */
-export class EventTooLargeError extends Error {
+class EventTooLargeError extends Error {
   constructor(limit: number) {
     super(`a server-sent event grew past ${limit} characters without ending`);
     this.name = 'EventTooLargeError';
