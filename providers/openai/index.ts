@@ -402,9 +402,12 @@ export function openai(settings: OpenAISettings): OpenAITarget {
   function finishOf(seen: ChunksSeen, ctx: CallContext): StreamPart {
     // An abort that lands as the body ends finds no read to fail: look ourselves.
     if (ctx.signal.aborted) throw fail(ctx.signal.reason ?? new DOMException('aborted', 'AbortError'), ctx);
-    const { finishReason, usage } = seen;
+    const { usage } = seen;
+    let finishReason = seen.finishReason;
     if (finishReason === undefined) {
-      throw new NetworkError(`the stream from ${id} ended before a finish reason; the answer is incomplete`, { target: id });
+      // `[DONE]` says the server finished; a server that names no reason is not cut short.
+      if (!seen.done) throw new NetworkError(`the stream from ${id} ended before a finish reason; the answer is incomplete`, { target: id });
+      finishReason = 'other';
     }
     // Usage rides on the finish part (one part less to pass through every layer).
     return usage ? { type: 'finish', finishReason, usage } : { type: 'finish', finishReason };

@@ -99,6 +99,15 @@ describe('reading the event stream', () => {
     }
   });
 
+  it('a stream that says [DONE] without ever giving a finish reason is complete (finish reason other); one that just stops is cut short', async () => {
+    pieces = [`data: ${chunk('all ')}\n\n`, `data: ${chunk('there')}\n\n`, 'data: [DONE]\n\n'];
+    const parts = await collect(target().doStream!(hello, context()));
+    expect(textOf(parts)).toBe('all there');
+    expect(parts.at(-1)).toEqual({ type: 'finish', finishReason: 'other' });
+    pieces = [`data: ${chunk('all ')}\n\n`, `data: ${chunk('there')}\n\n`];
+    expect(await failure(collect(target().doStream!(hello, context())))).toMatchObject({ name: 'NetworkError', retryable: true });
+  });
+
   it('ignores whatever follows [DONE]', async () => {
     pieces = [`data: ${chunk('kept', 'stop')}\n\n`, 'data: [DONE]\n\n', `data: ${chunk(' dropped')}\n\n`, 'data: {not json\n\n'];
     const parts = await collect(target().doStream!(hello, context()));
