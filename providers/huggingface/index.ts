@@ -15,7 +15,7 @@
  */
 import { InferenceClient } from '@huggingface/inference';
 import type { InferenceProviderOrPolicy, Options as ClientOptions } from '@huggingface/inference';
-import { InvalidRequestError } from '../../src/errors.js';
+import { InvalidRequestError, NetworkError } from '../../src/errors.js';
 import type {
   CallContext,
   EmbedCall,
@@ -214,8 +214,14 @@ export function huggingface(settings: HuggingFaceSettings): Target {
       // Also runs when the consumer breaks out: aborting closes the connection.
       exchange.local.abort();
     }
+    // The client ends quietly both at `[DONE]` and when the body just stops, so a stream that
+    // never named a finish reason (HF's router and TGI always do) was cut short: retryable, and the
+    // executor resumes it elsewhere instead of passing a partial answer on as finished.
+    if (finishReason === undefined) {
+      throw new NetworkError(`the stream from ${id} ended before a finish reason; the answer is incomplete`, { target: id });
+    }
     if (usage) yield { type: 'usage', usage };
-    yield { type: 'finish', finishReason: finishReason ?? 'other', ...(usage ? { usage } : {}) };
+    yield { type: 'finish', finishReason, ...(usage ? { usage } : {}) };
   }
 
   if (modalities.includes('embedding')) {

@@ -191,6 +191,22 @@ describe('text', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('a stream that stops cleanly before any finish reason is a retryable NetworkError, not a finished answer', async () => {
+    server.routes.script({ stream: { truncateAfterChunks: 2 } }, 'chat');
+    const seen: string[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const part of endpointTarget('chat').doStream!({ messages }, context())) {
+          if (part.type === 'text-delta') seen.push(part.text);
+          expect(part.type).not.toBe('finish');
+        }
+      })(),
+    );
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(error).toMatchObject({ retryable: true, message: expect.stringContaining('ended before a finish reason') });
+    expect(seen).toHaveLength(2);
+  });
+
   it('a malformed stream event is a retryable ProviderError', async () => {
     server.routes.script({ stream: { malformedAfterChunks: 1 } }, 'chat');
     const error = await failure(collect(endpointTarget('chat').doStream!({ messages }, context())));
