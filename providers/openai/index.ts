@@ -216,7 +216,9 @@ export function openai(settings: OpenAISettings): OpenAITarget {
       Object.assign(body, call.providerOptions?.openai ?? {});
       let response: { data?: { embedding: number[] | string; index: number }[]; usage?: WireUsage };
       try {
-        response = await clientFor(replica).embeddings.create(body as unknown as OpenAI.EmbeddingCreateParams, { signal: ctx.signal });
+        // Read as JSON here, as for chat: with floats asked for, openai-node's parsing adds nothing but promise layers.
+        const raw = await clientFor(replica).embeddings.create(body as unknown as OpenAI.EmbeddingCreateParams, { signal: ctx.signal }).asResponse();
+        response = (await raw.json()) as typeof response;
       } catch (error) {
         throw fail(error, ctx);
       }
