@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<unknown> }>> = 
   hedging: () => import('./hedging.js'),
   affinity: () => import('./affinity.js'),
   jobs: () => import('./jobs.js'),
+  'cold-start': () => import('./cold-start.js'),
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
