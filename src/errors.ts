@@ -221,6 +221,14 @@ export class StoreError extends InferlaneError {
   }
 }
 
+/**
+ * A stream that ended before its finish reason: the answer is incomplete. Retryable, so the
+ * executor resumes it on the next target (adapters throw it when the body stops too soon).
+ */
+export function incompleteStreamError(target: string): NetworkError {
+  return new NetworkError(`the stream from ${target} ended before a finish reason; the answer is incomplete`, { target });
+}
+
 /** The error of a call made after the client's `close()`. @internal */
 export function closedClientError(): InvalidRequestError {
   return new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client');

@@ -15,7 +15,7 @@
  */
 import { InferenceClient } from '@huggingface/inference';
 import type { InferenceProviderOrPolicy, Options as ClientOptions } from '@huggingface/inference';
-import { InvalidRequestError, NetworkError } from '../../src/errors.js';
+import { incompleteStreamError, InvalidRequestError } from '../../src/errors.js';
 import type {
   CallContext,
   EmbedCall,
@@ -218,7 +218,7 @@ export function huggingface(settings: HuggingFaceSettings): Target {
     // never named a finish reason (HF's router and TGI always do) was cut short: retryable, and the
     // executor resumes it elsewhere instead of passing a partial answer on as finished.
     if (finishReason === undefined) {
-      throw new NetworkError(`the stream from ${id} ended before a finish reason; the answer is incomplete`, { target: id });
+      throw incompleteStreamError(id);
     }
     if (usage) yield { type: 'usage', usage };
     yield { type: 'finish', finishReason, ...(usage ? { usage } : {}) };

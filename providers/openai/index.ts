@@ -6,7 +6,7 @@
  * the HTTP connection. Imports src/target.ts and src/errors.ts only (DESIGN.md section 3).
  */
 import OpenAI, { APIError, toFile } from 'openai';
-import { InvalidRequestError, NetworkError, ProviderError } from '../../src/errors.js';
+import { incompleteStreamError, InvalidRequestError, ProviderError } from '../../src/errors.js';
 import type {
   CallContext,
   EmbedResult,
@@ -408,7 +408,7 @@ export function openai(settings: OpenAISettings): OpenAITarget {
     let finishReason = seen.finishReason;
     if (finishReason === undefined) {
       // `[DONE]` says the server finished; a server that names no reason is not cut short.
-      if (!seen.done) throw new NetworkError(`the stream from ${id} ended before a finish reason; the answer is incomplete`, { target: id });
+      if (!seen.done) throw incompleteStreamError(id);
       finishReason = 'other';
     }
     // Usage rides on the finish part (one part less to pass through every layer).
