@@ -18,3 +18,14 @@ export async function failure(promise: Promise<unknown>): Promise<InferlaneError
   expect(InferlaneError.isInstance(error), `expected an InferlaneError, got ${String(error)}`).toBe(true);
   return error as InferlaneError;
 }
+
+/** What an async iterable yields before it fails, and the InferlaneError it fails with (the test fails if it ends without one). */
+export async function partsBeforeFailure<T>(items: AsyncIterable<T>): Promise<{ parts: T[]; error: InferlaneError }> {
+  const parts: T[] = [];
+  const error = await failure(
+    (async () => {
+      for await (const item of items) parts.push(item);
+    })(),
+  );
+  return { parts, error };
+}

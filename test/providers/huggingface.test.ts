@@ -27,7 +27,7 @@ import {
 } from '../servers/huggingface-routes.js';
 import { startOpenAIServer } from '../servers/openai-compatible.js';
 import { countTokens, expectedEmbedding, replyFor, serializePrompt, transcriptFor, type ChatMessageBody } from '../servers/scripts.js';
-import { collect, failure } from '../helpers/async.js';
+import { collect, failure, partsBeforeFailure } from '../helpers/async.js';
 
 const token = 'hf_testtoken1234567890';
 let server: HuggingFaceServer;
@@ -183,18 +183,10 @@ describe('text', () => {
     ['a stream that stops cleanly before any finish reason', { truncateAfterChunks: 2 }],
   ])('%s is a retryable NetworkError after the text already sent, not a finished answer', async (_name, faults) => {
     server.routes.script({ stream: faults }, 'chat');
-    const seen: string[] = [];
-    const error = await failure(
-      (async () => {
-        for await (const part of endpointTarget('chat').doStream!({ messages }, context())) {
-          if (part.type === 'text-delta') seen.push(part.text);
-          expect(part.type).not.toBe('finish');
-        }
-      })(),
-    );
+    const { parts, error } = await partsBeforeFailure(endpointTarget('chat').doStream!({ messages }, context()));
     expect(error).toBeInstanceOf(NetworkError);
     expect(error.retryable).toBe(true);
-    expect(seen).toHaveLength(2);
+    expect(parts.map((part) => part.type)).toEqual(['text-delta', 'text-delta']);
   });
 
   it('a malformed stream event is a retryable ProviderError', async () => {

@@ -10,7 +10,7 @@ import { openai, type OpenAISettings } from '../../providers/openai/index.js';
 import { createClient } from '../../src/index.js';
 import type { CallContext, StreamPart, TextCall } from '../../src/target.js';
 import { mulberry32 } from '../../src/random.js';
-import { collect, failure } from '../helpers/async.js';
+import { collect, failure, partsBeforeFailure } from '../helpers/async.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
 
 let server: OpenAIServer;
@@ -117,12 +117,7 @@ describe('reading the event stream', () => {
 
   it('an error payload mid-stream is a retryable ProviderError carrying the provider words, after the parts before it', async () => {
     pieces = [`data: ${chunk('partial ')}\n\n`, `data: ${JSON.stringify({ error: { message: 'the model is overloaded', type: 'server_error' } })}\n\n`];
-    const seen: StreamPart[] = [];
-    const error = await failure(
-      (async () => {
-        for await (const part of target().doStream!(hello, context())) seen.push(part);
-      })(),
-    );
+    const { parts: seen, error } = await partsBeforeFailure(target().doStream!(hello, context()));
     expect(error).toMatchObject({ name: 'ProviderError', retryable: true, target: 'openai:gpt-test' });
     expect(error.message).toContain('mid-stream: the model is overloaded');
     expect(textOf(seen)).toBe('partial ');
@@ -137,12 +132,7 @@ describe('reading the event stream', () => {
     ];
     for (const [data, words] of shapes) {
       pieces = [`data: ${chunk('before ')}\n\n`, `event: error\ndata: ${data}\n\n`, `data: ${chunk('after', 'stop')}\n\ndata: [DONE]\n\n`];
-      const seen: StreamPart[] = [];
-      const error = await failure(
-        (async () => {
-          for await (const part of target().doStream!(hello, context())) seen.push(part);
-        })(),
-      );
+      const { parts: seen, error } = await partsBeforeFailure(target().doStream!(hello, context()));
       expect(error).toMatchObject({ name: 'ProviderError', retryable: true });
       expect(error.message).toContain(`mid-stream: ${words}`);
       expect(textOf(seen)).toBe('before ');

@@ -8,7 +8,7 @@ import { openai, parseRetryAfter, type OpenAISettings } from '../../providers/op
 import type { CallContext, StreamPart, TextCall } from '../../src/target.js';
 import { expectedEmbedding, startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
 import { audioSecondsFor, speechFor, tinyPngBase64, transcriptFor } from '../servers/scripts.js';
-import { collect, failure } from '../helpers/async.js';
+import { collect, failure, partsBeforeFailure } from '../helpers/async.js';
 
 let server: OpenAIServer;
 const secretKey = 'sk-test-0123456789abcdefSECRET';
@@ -236,24 +236,14 @@ describe('doStream', () => {
 
   it('throws a retryable NetworkError when the stream ends without a finish reason', async () => {
     server.script('/chat/completions', { stream: { truncateAfterChunks: 3 } });
-    const seen: StreamPart[] = [];
-    const error = await failure(
-      (async () => {
-        for await (const part of target().doStream!({ messages: [{ role: 'user', content: 'w x y z' }] }, context())) seen.push(part);
-      })(),
-    );
+    const { parts: seen, error } = await partsBeforeFailure(target().doStream!({ messages: [{ role: 'user', content: 'w x y z' }] }, context()));
     expect(error).toMatchObject({ name: 'NetworkError', retryable: true, target: 'openai:gpt-test' });
     expect(seen.map((part) => part.type)).toEqual(['text-delta', 'text-delta']);
   });
 
   it('throws a retryable NetworkError when the connection resets mid-stream', async () => {
     server.script('/chat/completions', { stream: { resetAfterChunks: 3 } });
-    const seen: StreamPart[] = [];
-    const error = await failure(
-      (async () => {
-        for await (const part of target().doStream!({ messages: [{ role: 'user', content: 'w x y z' }] }, context())) seen.push(part);
-      })(),
-    );
+    const { parts: seen, error } = await partsBeforeFailure(target().doStream!({ messages: [{ role: 'user', content: 'w x y z' }] }, context()));
     expect(error).toMatchObject({ name: 'NetworkError', retryable: true });
     expect(seen.some((part) => part.type === 'finish')).toBe(false);
   });
