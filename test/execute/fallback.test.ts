@@ -39,6 +39,11 @@ function twoTargets(extra: { retry?: { initialDelayMs?: number; maxDelayMs?: num
   });
 }
 
+/** The primary alone, without retries: whatever happens to a call happens on it. */
+function primaryOnly() {
+  return createClient({ targets: [openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast })], retry: { maxRetries: 0 } });
+}
+
 const messages = [{ role: 'user' as const, content: 'hello there' }];
 
 /** Two targets, no retries, a 5 s circuit cooldown, and a clock whose `now` the test moves. */
@@ -137,10 +142,7 @@ describe('fallback across targets', () => {
 
   it('an attempt the whole budget ran out on timed out (DEADLINE_EXCEEDED, not ABORTED), and that is the budget\'s verdict: the circuit stays closed', async () => {
     primary.script('/chat/completions', { hang: true, times: 4 });
-    const client = createClient({
-      targets: [openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast })],
-      retry: { maxRetries: 0 },
-    });
+    const client = primaryOnly();
     const attempts: { outcome: string; code?: string; message?: string }[] = [];
     client.on('attempt', (attempt) => void attempts.push(attempt));
     for (let i = 0; i < 4; i++) {
@@ -244,7 +246,7 @@ describe('aborts', () => {
 describe('streams', () => {
   it('a stream whose first part never comes within the budget timed out (DEADLINE_EXCEEDED) on its attempt too', async () => {
     primary.script('/chat/completions', { hang: true, times: 10 });
-    const client = createClient({ targets: [openai({ id: 'primary', model: 'm', baseURL: primary.baseURL, apiKey: 'test', expected: fast })], retry: { maxRetries: 0 } });
+    const client = primaryOnly();
     const attempts: { outcome: string; code?: string }[] = [];
     client.on('attempt', (attempt) => void attempts.push(attempt));
     const error = await (async () => {
