@@ -24,8 +24,9 @@ import {
   toInferlaneError,
 } from './errors.js';
 import { costOf } from './cost.js';
-import { type Clock, systemClock } from './execute/deadline.js';
-import { type AttemptInfo, Executor, type ExecutorEvents, IdleWaiters, type Outcome, type RunOptions, type StreamOutcome, type StreamSetup } from './execute/executor.js';
+import { type Clock, systemClock } from './time/clock.js';
+import { IdleWaiters } from './time/idle-waiters.js';
+import { type AttemptInfo, Executor, type ExecutorEvents, type Outcome, type RunOptions, type StreamOutcome, type StreamSetup } from './execute/executor.js';
 import { HedgeBudget, type HedgeBudgetSettings } from './execute/hedge-budget.js';
 import { defaultRetrySettings, type RetrySettings } from './execute/retry-policy.js';
 import { explainPlan, plan } from './router/plan.js';

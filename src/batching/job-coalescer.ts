@@ -12,7 +12,7 @@
  * Imports: errors, target (types), execute/deadline (Clock), batching/jobs (types).
  */
 import { AbortedError, closedClientError, InferlaneError, JobError } from '../errors.js';
-import type { Clock } from '../execute/deadline.js';
+import type { Clock } from '../time/clock.js';
 import type { BatchItemResult } from '../target.js';
 import type { JobItem, JobOperation, JobWaitOptions } from './jobs-types.js';
 

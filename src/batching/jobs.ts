@@ -9,11 +9,11 @@
  * Imports: target.ts, errors.ts, tokens.ts, cost.ts, timers.ts, execute/deadline.ts (childController), stores/store.ts, jobs-types.ts.
  */
 import { costOf } from '../cost.js';
-import { childController } from '../execute/deadline.js';
+import { childController } from '../time/child-controller.js';
 import { AbortedError, InvalidRequestError, JobError, NoRouteError, type Rejection, toInferlaneError } from '../errors.js';
 import type { KeyValueStore } from '../stores/store.js';
 import type { BatchCounts, BatchItem, BatchItemResult, BatchStatus, Message, Modality, ProviderBatch, Target, TextCall, Usage } from '../target.js';
-import { maxTimerMs } from '../timers.js';
+import { sleep } from '../time/sleep.js';
 import { estimateTokens } from '../tokens.js';
 import { validateJobSubmit, validateJobWait } from '../validate.js';
 import {
@@ -1051,19 +1051,10 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 async function* emptyIterable<T>(): AsyncGenerator<T> {}
 
+/** The jobs' poll wait: the one sleep, rejecting with AbortedError when its signal aborts. */
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.min(ms, maxTimerMs));
-    // Not unref'd: someone awaits this wait (a script calling `jobs.wait()` must not exit
-    // mid-poll). It is cleared when the wait ends, so it never outlives its caller.
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortedError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+  // Not unref'd: someone awaits this wait (a script calling `jobs.wait()` must not exit mid-poll).
+  return sleep(ms, signal).catch(() => {
+    throw new AbortedError();
   });
 }

@@ -17,7 +17,7 @@ import {
   toInferlaneError,
 } from '../errors.js';
 import type { EmbedResult, MicroBatchSettings, Segment, Target, TextCall, TextResult, Usage } from '../target.js';
-import { maxTimerMs } from '../timers.js';
+import { maxTimerMs } from '../time/clock.js';
 import { estimateMessagesTokens, estimateTokens } from '../tokens.js';
 import type {
   BatchFlushEvent,

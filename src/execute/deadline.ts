@@ -8,7 +8,7 @@
  * keeps serverless processes and test runners free of stray timers.
  */
 
-import { maxTimerMs } from '../timers.js';
+import { type Clock, maxTimerMs } from '../time/clock.js';
 
 export type AbortCause = 'deadline' | 'caller' | 'closed' | 'hedge-lost' | 'stream-timeout' | 'done';
 
@@ -30,19 +30,6 @@ export interface Deadline {
    */
   dispose(): void;
 }
-
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** Timers capped at `maxTimerMs` (a longer one would fire after 1 ms); a deadline further away re-arms. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, maxTimerMs)),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /**
  * A class rather than a literal of closures: this runs on every call, and methods on a
@@ -123,41 +110,4 @@ function watchCallerSignal(signal: AbortSignal, onAbort: () => void): () => void
   const set = watchers;
   set.add(onAbort);
   return () => void set.delete(onAbort);
-}
-
-/**
- * A child controller for one attempt: aborts with its parent (or with `other` too, when given),
- * or on its own (hedge lost, stream timeout). `release` removes its listeners.
- */
-export function childController(parent: AbortSignal, other?: AbortSignal): { controller: AbortController; release(): void } {
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(parent.aborted ? parent.reason : other!.reason);
-  if (parent.aborted || other?.aborted) onAbort();
-  else {
-    parent.addEventListener('abort', onAbort, { once: true });
-    other?.addEventListener('abort', onAbort, { once: true });
-  }
-  return {
-    controller,
-    release: () => {
-      parent.removeEventListener('abort', onAbort);
-      other?.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-/** Resolves after `ms`, or rejects when `signal` aborts first. */
-export function sleep(ms: number, signal: AbortSignal, clock: Clock): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clock.clearTimeout(handle);
-      reject(signal.reason);
-    };
-    const handle = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -19,7 +19,11 @@ import {
 import type { Candidate, Plan } from '../router/types.js';
 import { type CallContext, mergeUsage, type ModelProgressEvent, type Segment, type StreamPart, type Target, type Usage } from '../target.js';
 import type { ConversationHints } from '../types.js';
-import { CallDeadline, type Clock, childController, type Deadline, sleep } from './deadline.js';
+import { childController } from '../time/child-controller.js';
+import type { Clock } from '../time/clock.js';
+import { IdleWaiters } from '../time/idle-waiters.js';
+import { sleep } from '../time/sleep.js';
+import { CallDeadline, type Deadline } from './deadline.js';
 import type { HedgeBudget } from './hedge-budget.js';
 import { decide, type RetrySettings } from './retry-policy.js';
 
@@ -1052,25 +1056,6 @@ function describeAttempts(attempts: AttemptRecord[]): string {
 }
 
 const noop = () => undefined;
-
-/** Those waiting for work in flight to reach none (the client's `close()`: calls, conversation turns). */
-export class IdleWaiters {
-  private waiting: (() => void)[] = [];
-
-  /** Resolves at once when already idle, else at the next `wake()`. */
-  wait(idle: boolean): Promise<void> {
-    if (idle) return Promise.resolve();
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  /** The work reached none: every waiter resolves. */
-  wake(): void {
-    if (this.waiting.length === 0) return;
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const resolve of waiting) resolve();
-  }
-}
 
 /** The error of a call its caller aborted, or that the client's `close()` ended; undefined otherwise. */
 function abortedBy(deadline: Deadline, target?: string): AbortedError | undefined {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobCoalescer } from '../../src/batching/job-coalescer.js';
 import { Jobs } from '../../src/batching/jobs.js';
-import { systemClock } from '../../src/execute/deadline.js';
+import { systemClock } from '../../src/time/clock.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { Target } from '../../src/target.js';
 import { storeBatchProvider, type StoreBatchProviderOptions } from './fixtures/store-batch-provider.js';

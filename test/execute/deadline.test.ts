@@ -4,8 +4,8 @@
  * the system clock never hands Node a longer delay.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CallDeadline, type Clock } from '../../src/execute/deadline.js';
-import { maxTimerMs } from '../../src/timers.js';
+import { CallDeadline } from '../../src/execute/deadline.js';
+import { type Clock, maxTimerMs } from '../../src/time/clock.js';
 import { createClient } from '../../src/index.js';
 import { mockTarget } from '../../src/testing.js';
 import { collect } from '../helpers/async.js';
