@@ -10,7 +10,8 @@ import type { BatchFlushEvent, MicroBatcherApi } from './batching/micro-batcher.
 import { createMicroBatcher } from './batching/micro-batcher.js';
 import { JobCoalescer } from './batching/job-coalescer.js';
 import { Jobs, type JobItem, toTextCall } from './batching/jobs.js';
-import { Conversation, type ConversationOptions } from './conversation/conversation.js';
+import { Conversation } from './conversation/conversation.js';
+import type { ConversationOptions } from './conversation/options.js';
 import { ReplicaBalancer } from './conversation/replicas.js';
 import {
   type AttemptRecord,

@@ -10,7 +10,8 @@
  * Per attempt, the executor calls the hints' `prepare(target)`: the history fitted to THAT
  * target's window, its prompt cache key or breakpoints, and a replica; then `settle()`.
  *
- * Imports: the contracts (target, types, errors, stores/store, router/types), cost.ts and this folder.
+ * Imports: the contracts (target, types, errors, stores/store, router/types), cost.ts and this folder
+ * (its options and their check in options.ts).
  */
 import { costOf } from '../cost.js';
 import { ContextOverflowError, InferlaneError, InvalidRequestError, StoreError } from '../errors.js';
@@ -23,8 +24,8 @@ import { fitMessages, type CountedMessage, type FitMode } from './fit.js';
 import { chainHash, hash64, seedHash } from './hash.js';
 import { fitsDevice, maxDeviceTokens } from './kv-memory.js';
 import type { ReplicaBalancer } from './replicas.js';
-import { countMessageTokens, resolveTokenCounter, type TokenCounter, type TokenizerOption } from './tokens.js';
-import { validateConversation } from '../validate.js';
+import { countMessageTokens, resolveTokenCounter, type TokenCounter } from './tokens.js';
+import { type ConversationOptions, validateConversation } from './options.js';
 
 /** What a conversation needs from the client. `createClient` passes itself. */
 export interface ConversationHost {
@@ -38,28 +39,6 @@ export interface ConversationHost {
   /** A turn began and ended (the client's `close()` lets turns in flight write their answer). */
   beginTurn?(): void;
   endTurn?(): void;
-}
-
-/** Writes the summary of turns dropped by context fitting (`fit: 'summarize'`). */
-export type Summarizer = (dropped: Message[], info: { conversationId: string; cut: number }) => Promise<string> | string;
-
-export interface ConversationOptions {
-  /** The system message, used when the conversation is created (a stored one wins). */
-  system?: string;
-  /** Where the record lives. @default the client's store */
-  store?: KeyValueStore;
-  /** Token counting; its name seeds the prefix hashes. @default 'estimate' */
-  tokenizer?: TokenizerOption;
-  /** What to do when the history outgrows a target's window. @default 'drop-oldest' */
-  fit?: FitMode;
-  /** Required by `fit: 'summarize'`; without it the dropped turns go unsummarised. */
-  summarize?: Summarizer;
-  /** Tokens kept free for the answer when fitting, tokens. @default maxOutputTokens, else 1,024 (at most a quarter of the window) */
-  reserveOutputTokens?: number;
-  /** Idle time after which the store drops the record, ms. @default forever */
-  ttlMs?: number;
-  /** Compare-and-set attempts before a write fails with `StoreError`. @default 32 */
-  maxWriteAttempts?: number;
 }
 
 /** Options of one `send` / `stream` call: everything of a request but its messages. */

@@ -7,13 +7,13 @@ export type {
   ConversationAffinity,
   ConversationHost,
   ConversationMessage,
-  ConversationOptions,
   ConversationRecord,
   ConversationUsage,
   SendOptions,
-  Summarizer,
   UsageTotals,
 } from './conversation.js';
+export { validateConversation } from './options.js';
+export type { ConversationOptions, Summarizer } from './options.js';
 export { ReplicaBalancer } from './replicas.js';
 export type { PickOptions, ReplicaBalancerOptions, ReplicaStrategy } from './replicas.js';
 export { fitMessages, stableCut } from './fit.js';

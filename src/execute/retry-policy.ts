@@ -8,6 +8,7 @@
  * What to do after a failure is decided here, as data, so the executor stays a loop.
  */
 import type { InferlaneError } from '../errors.js';
+import { nonNegativeNumber, section } from '../validation/checks.js';
 
 export interface RetrySettings {
   /** Retries per target. @default 2 */
@@ -21,6 +22,14 @@ export interface RetrySettings {
 }
 
 export const defaultRetrySettings: RetrySettings = { maxRetries: 2, initialDelayMs: 500, maxDelayMs: 8000, maxRetryAfterMs: 60_000 };
+
+/** Checks partial retry settings (the client's `retry`): counts are whole, delays are ms of 0 or more. */
+export function validateRetrySettings(value: unknown, field: string): void {
+  const retry = section(value, field);
+  if (!retry) return;
+  nonNegativeNumber(retry.maxRetries, `${field}.maxRetries`, { integer: true });
+  for (const key of ['initialDelayMs', 'maxDelayMs', 'maxRetryAfterMs']) nonNegativeNumber(retry[key], `${field}.${key}`);
+}
 
 /** What the executor does next. */
 export type Decision =

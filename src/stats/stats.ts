@@ -5,7 +5,7 @@
  * Everything takes `now` from the caller (ms since epoch); there are no timers, so a serverless
  * process is never kept alive by it and tests control time exactly.
  *
- * Imports: errors.ts, target.ts, router/types.ts (types only), ./*.
+ * Imports: errors.ts, target.ts, router/types.ts (types only), validation primitives, ./*.
  */
 import type { InferlaneError } from '../errors.js';
 import type { StatsView } from '../router/types.js';
@@ -13,6 +13,7 @@ import type { Availability, Target } from '../target.js';
 import { CircuitBreaker, type CircuitSettings, type CircuitSnapshot, type CircuitState } from './circuit-breaker.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { priorQuantile } from './prior.js';
+import { fraction, nonNegativeNumber, section } from '../validation/checks.js';
 
 export type LatencyMetric = 'ttft' | 'total';
 
@@ -30,6 +31,20 @@ export interface StatsOptions {
   minSamples?: number;
   /** Circuit breaker settings, for every target. */
   circuit?: CircuitSettings;
+}
+
+/** Checks `StatsOptions` (the client's `stats`): a zero half-life or a NaN cooldown would break every quantile or circuit. */
+export function validateStatsOptions(value: unknown, field: string): void {
+  const stats = section(value, field);
+  if (!stats) return;
+  nonNegativeNumber(stats.halfLifeMs, `${field}.halfLifeMs`, { positive: true });
+  nonNegativeNumber(stats.minSamples, `${field}.minSamples`, { integer: true, positive: true });
+  const circuit = section(stats.circuit, `${field}.circuit`);
+  if (circuit) {
+    for (const key of ['consecutiveFailures', 'windowSize', 'minCalls']) nonNegativeNumber(circuit[key], `${field}.circuit.${key}`, { integer: true, positive: true });
+    fraction(circuit.failureRatio, `${field}.circuit.failureRatio`);
+    for (const key of ['cooldownMs', 'maxCooldownMs']) nonNegativeNumber(circuit[key], `${field}.circuit.${key}`);
+  }
 }
 
 export interface TargetStatsSnapshot {
