@@ -7,14 +7,13 @@
  * Imports: errors.ts and target.ts/types.ts (types), cost.ts, conversation/kv-memory.ts,
  * stats/prior.ts, ./segments.ts, ./types.ts.
  */
-import type { Rejection } from '../errors.js';
 import type { Modality, Segment, Target, TargetKind } from '../target.js';
 import type { Operation } from '../types.js';
 import { pricesFor } from '../cost.js';
 import { deviceMemoryHeadroom, fitsDevice, kvBytesFor } from '../conversation/kv-memory.js';
 import { priorQuantile } from '../stats/prior.js';
 import { segmentKinds } from './segments.js';
-import type { Candidate, Plan, PlanRequest, StatsView } from './types.js';
+import type { Candidate, Plan, PlanRejection, PlanRequest, StatsView } from './types.js';
 
 /**
  * A `StatsView` that can also say whether a metric rests on real measurements rather than a
@@ -187,7 +186,7 @@ export function plan(request: PlanRequest, targets: readonly Target[], stats: Me
   const latencyBound = segment !== 'batch';
   const deviceOnly = request.privacy === 'device-only';
 
-  const rejected: Rejection[] = [];
+  const rejected: PlanRejection[] = [];
   const survivors: Scratch[] = [];
   const tooSlow: Scratch[] = [];
 

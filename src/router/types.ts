@@ -1,3 +1,9 @@
+/**
+ * The router's fixed contract: what `plan()` reads (`PlanRequest`, `StatsView`) and returns
+ * (`Plan`, `Candidate`, `PlanRejection`). Types only.
+ *
+ * Imports: errors, target, types (types only).
+ */
 import type { Rejection } from '../errors.js';
 import type { Availability, Modality, Segment, Target } from '../target.js';
 import type { Operation, Privacy } from '../types.js';
@@ -55,11 +61,42 @@ export interface Candidate {
   reason: string;
 }
 
+/**
+ * Why a target cannot serve a request, one code per filter of `plan()` (first failing wins).
+ * One union for every chooser of targets (the router; the jobs' target choice adopts it):
+ * - `not-listed` / `unknown-target`: outside the request's `targets` / no target has that id;
+ * - `privacy`: `device-only` keeps device targets only;
+ * - `modality`: the target does not serve the request's modality;
+ * - `method`: it has no `do*` method (nor batch endpoint) for the operation;
+ * - `segment`: its kind does not serve the segment (a batch-endpoint-only target outside `batch`,
+ *   a cloud target in `realtime` without a measured p90);
+ * - `unavailable`: its `available()` said so; `circuit-open`: its breaker is open;
+ * - `context` / `kv-memory`: the request does not fit its window / the device's KV memory;
+ * - `latency`: its predicted p50 is over the budget.
+ */
+export type RejectionCode =
+  | 'not-listed'
+  | 'unknown-target'
+  | 'privacy'
+  | 'modality'
+  | 'method'
+  | 'segment'
+  | 'unavailable'
+  | 'circuit-open'
+  | 'context'
+  | 'kv-memory'
+  | 'latency';
+
+/** A rejection whose code is one of the router's. */
+export interface PlanRejection extends Rejection {
+  code: RejectionCode;
+}
+
 export interface Plan {
   segment: Segment;
   budgetMs: number;
   /** Ordered: the first is tried first. */
   candidates: Candidate[];
   /** Every target that cannot serve the request, and why. */
-  rejected: Rejection[];
+  rejected: PlanRejection[];
 }
