@@ -220,7 +220,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       this.batcher = createMicroBatcher({
         runtime: this.runtime,
         defaults: options.microBatch,
-        now: () => this.clock.now(),
+        clock: this.clock,
         emit: (event, payload) => this.emit(event, payload),
         predictServiceMs: (id) => this.stats.latency(id, 'total', 0.5),
       });

@@ -4,7 +4,8 @@
  *
  * Owns: per-(target, operation, options) queues, flush triggers, per-target concurrency,
  * dedupe of identical in-flight inputs, bisection of poisoned batches.
- * Imports: target.ts, errors.ts, tokens.ts, timers.ts, the batcher's type contract, p-queue.
+ * Imports: target.ts, errors.ts, tokens.ts, time/ (every timer on the batcher's Clock), the
+ * batcher's type contract, p-queue.
  */
 import PQueue from 'p-queue';
 import {
@@ -17,7 +18,8 @@ import {
   toInferlaneError,
 } from '../errors.js';
 import type { EmbedResult, MicroBatchSettings, Segment, Target, TextCall, TextResult, Usage } from '../target.js';
-import { maxTimerMs } from '../time/clock.js';
+import { type Clock, maxTimerMs, systemClock } from '../time/clock.js';
+import { nextTurn } from '../time/next-turn.js';
 import { estimateMessagesTokens, estimateTokens } from '../tokens.js';
 import type {
   BatchFlushEvent,
@@ -140,7 +142,7 @@ interface Queue {
   unsent: number;
   /** Slots not yet settled, by dedupe key (waiting or in flight). */
   byKey: Map<string, Slot>;
-  timer?: { handle: unknown; at: number; reason: string; kind: 'timeout' | 'immediate' };
+  timer?: { cancel(): void; at: number; reason: string };
 }
 
 /**
@@ -148,7 +150,7 @@ interface Queue {
  */
 export class MicroBatcher implements MicroBatcherApi {
   private readonly options: MicroBatcherConstructorOptions;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly queues = new Map<string, Queue>();
   /** Callers waiting for room in a full queue, by queue key (a queue may be dropped and rebuilt meanwhile). */
   private readonly roomWaiters = new Map<string, Set<() => void>>();
@@ -159,7 +161,11 @@ export class MicroBatcher implements MicroBatcherApi {
 
   constructor(options: MicroBatcherConstructorOptions) {
     this.options = options;
-    this.now = options.now ?? (() => Date.now());
+    this.clock = options.clock ?? systemClock;
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   /** The settings a target gets for an operation: built-in defaults, then `defaults`, then `target.microBatch`, clamped to `target.limits`. */
@@ -397,12 +403,11 @@ export class MicroBatcher implements MicroBatcherApi {
     if (at <= now) {
       // Due now (maxWaitMs 0, or a deadline already close): wait one tick so callers arriving in
       // the same turn of the event loop share the request, as DataLoader does.
-      const setImmediateFn = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
-      const handle = typeof setImmediateFn === 'function' ? setImmediateFn(fire) : setTimeout(fire, 0);
-      queue.timer = { handle, at, reason, kind: typeof setImmediateFn === 'function' ? 'immediate' : 'timeout' };
+      queue.timer = { cancel: nextTurn(this.clock, fire), at, reason };
     } else {
-      const handle = setTimeout(fire, Math.min(at - now, maxTimerMs));
-      queue.timer = { handle, at, reason, kind: 'timeout' };
+      const { clock } = this;
+      const handle = clock.setTimeout(fire, Math.min(at - now, maxTimerMs));
+      queue.timer = { cancel: () => clock.clearTimeout(handle), at, reason };
     }
   }
 
@@ -425,11 +430,7 @@ export class MicroBatcher implements MicroBatcherApi {
 
   private clearTimer(queue: Queue): void {
     if (queue.timer === undefined) return;
-    if (queue.timer.kind === 'immediate') {
-      (globalThis as { clearImmediate?: (handle: unknown) => void }).clearImmediate?.(queue.timer.handle);
-    } else {
-      clearTimeout(queue.timer.handle as ReturnType<typeof setTimeout>);
-    }
+    queue.timer.cancel();
     queue.timer = undefined;
   }
 
@@ -492,7 +493,7 @@ export class MicroBatcher implements MicroBatcherApi {
     for (const slot of live) for (const caller of slot.waiters) latest = Math.max(latest, caller.options.deadline);
     const deadlineTimer =
       latest - now < maxTimerMs
-        ? setTimeout(
+        ? this.clock.setTimeout(
             () =>
               batch.controller.abort(
                 new DeadlineExceededError(Math.max(0, latest - now), { target: queue.target.id, detail: "the micro-batch request ran past every caller's deadline" }),
@@ -503,7 +504,7 @@ export class MicroBatcher implements MicroBatcherApi {
     try {
       await this.send(batch, live, batch.reason, latest);
     } finally {
-      clearTimeout(deadlineTimer);
+      if (deadlineTimer !== undefined) this.clock.clearTimeout(deadlineTimer);
       for (const slot of live) if (slot.state !== 'done') this.finishSlot(slot);
     }
   }

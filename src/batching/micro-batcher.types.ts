@@ -3,6 +3,7 @@
  * Implementation: src/batching/micro-batcher.ts.
  */
 import type { CallContext, EmbedResult, MicroBatchSettings, Segment, Target, TextCall, TextResult } from '../target.js';
+import type { Clock } from '../time/clock.js';
 
 export interface BatchFlushEvent {
   target: string;
@@ -33,8 +34,8 @@ export interface EnqueueOptions {
 
 export interface MicroBatcherOptions {
   emit(event: 'batch-flush', payload: BatchFlushEvent): void;
-  /** @default Date.now */
-  now?: () => number;
+  /** Time for every window, deadline flush and request timer (the client's clock). @default systemClock */
+  clock?: Clock;
   /** Predicted service time of one batch on a target, ms (from src/stats). */
   predictServiceMs?(targetId: string): number | undefined;
   /** Runtime defaults (server, serverless, browser); a target's own `microBatch` overrides. */

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMicroBatcher, MicroBatcher, microBatchDefaults } from '../../src/batching/micro-batcher.js';
+import { manualClock } from '../helpers/clock.js';
 import type { BatchFlushEvent, EnqueueOptions } from '../../src/batching/micro-batcher.types.js';
 import { AbortedError, DeadlineExceededError, InvalidRequestError, ProviderError, QueueFullError, RateLimitedError } from '../../src/errors.js';
 import type { CallContext, EmbedCall, EmbedResult, MicroBatchSettings, Segment, Target, TargetLimits, TextCall, TextResult } from '../../src/target.js';
@@ -689,6 +690,36 @@ describe('MicroBatcher generate', () => {
     const { batcher } = batcherWithEvents();
     const target: Target = { id: 'cloud:chat', kind: 'cloud', modalities: ['text'] };
     await expect(batcher.generate(target, { messages: [] }, enqueueOptions())).rejects.toMatchObject({ code: 'INVALID_REQUEST', field: 'target' });
+  });
+});
+
+describe('MicroBatcher on an injected clock', () => {
+  it("takes its window, its next-turn send and its request deadline from the client's clock, not the system's", async () => {
+    const time = manualClock(1_000_000);
+    const { target, calls } = embeddingTarget({ microBatch: { maxWaitMs: 40 } });
+    const batcher = createMicroBatcher({ emit: () => undefined, sendWhenIdle: false, clock: time.clock });
+    const options = () => enqueueOptions({ deadline: time.clock.now() + 2_000 });
+    const first = batcher.embed(target, ['a'], {}, options());
+    const second = batcher.embed(target, ['b'], {}, options());
+    // The system's timers (faked here) move on; the batcher's window does not.
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toHaveLength(0);
+    expect(time.delays()).toEqual([40]);
+    time.advance(40);
+    await settle();
+    // One request for both, under a request timer armed on the same clock (till the latest deadline).
+    expect(calls.map((call) => call.inputs)).toEqual([['a', 'b']]);
+    expect((await first).embeddings).toEqual([vectorOf('a')]);
+    expect((await second).embeddings).toEqual([vectorOf('b')]);
+    expect(time.pending()).toBe(0);
+    // maxWaitMs 0 sends on the next turn, which an injected clock also drives.
+    const zero = embeddingTarget({ microBatch: { maxWaitMs: 0 } });
+    const next = batcher.embed(zero.target, ['c'], {}, options());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(zero.calls).toHaveLength(0);
+    time.advance(0);
+    await settle();
+    expect((await next).embeddings).toEqual([vectorOf('c')]);
   });
 });
 
