@@ -592,7 +592,15 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  private runOptions(operation: Operation, request: CommonOptions, thePlan: Plan, segment: Segment, budgetMs: number, attemptsHonourSignal: RunOptions['attemptsHonourSignal']): RunOptions {
+  private runOptions(operation: Operation, request: CommonOptions, thePlan: Plan, segment: Segment, budgetMs: number, attemptsHonourSignal: boolean | ((target: Target) => boolean) | undefined): RunOptions {
+    const interim = new WeakMap<Target, Target>();
+    const runnerFor = attemptsHonourSignal === undefined ? undefined : (target: Target): Target => {
+      const honours = typeof attemptsHonourSignal === 'function' ? attemptsHonourSignal(target) : attemptsHonourSignal;
+      if ((target.honoursAbort === true) === honours) return target;
+      let runner = interim.get(target);
+      if (!runner) interim.set(target, (runner = Object.create(target, { honoursAbort: { value: honours } }) as Target));
+      return runner;
+    };
     return {
       operation,
       plan: thePlan,
@@ -602,7 +610,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       maxRetries: request.maxRetries,
       hedge: this.hedgeOption(request, segment),
       conversation: request.conversation,
-      attemptsHonourSignal,
+      runnerFor,
     };
   }
 

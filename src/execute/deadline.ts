@@ -10,7 +10,20 @@
 
 import { type Clock, maxTimerMs } from '../time/clock.js';
 
-export type AbortCause = 'deadline' | 'caller' | 'closed' | 'hedge-lost' | 'stream-timeout' | 'done';
+/**
+ * Why a call's or an attempt's signal fired (its `reason`), every one the executor uses:
+ * - `deadline`: the call's budget ran out; `caller`: the caller's `abortSignal`; `closed`: the client's `close()`;
+ * - `attempt-timeout`: one attempt's share of the budget ran out (the call goes on elsewhere);
+ * - `hedge-lost`: the other attempt of a hedge race answered first;
+ * - `stream-timeout`: the idle watchdog saw no part for `idleMs`; `stream-failed`: a started stream broke;
+ * - `done`: the call settled, or its caller stopped reading a stream.
+ */
+export type AbortCause = 'deadline' | 'caller' | 'closed' | 'attempt-timeout' | 'hedge-lost' | 'stream-timeout' | 'stream-failed' | 'done';
+
+/** Aborts an attempt's controller with one of the causes above (never a free-form reason). */
+export function abortWith(controller: AbortController, cause: AbortCause): void {
+  controller.abort(cause);
+}
 
 export interface Deadline {
   readonly signal: AbortSignal;

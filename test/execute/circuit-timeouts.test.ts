@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, InferlaneError } from '../../src/index.js';
 import type { Target, TextResult } from '../../src/target.js';
 import { transformers } from '../../providers/transformers/index.js';
+import { manualClock } from '../helpers/clock.js';
 import { streamingTarget } from '../helpers/targets.js';
 
 /** Waits `ms`, or rejects with an AbortError as fetch does when `signal` aborts. */
@@ -64,6 +65,52 @@ describe('timeouts and the circuit', () => {
     expect(client.stats.circuit('device', Date.now())).toBe('closed');
     const roomy = await client.generate({ prompt: 'with room', latency: 1_000, privacy: 'device-only' });
     expect(roomy.route.target).toBe('device');
+    await client.close();
+  });
+
+  it('judges a device by whether it had answered when each attempt BEGAN: attempts started during the load are not charged when the first answer lands before their timeouts', async () => {
+    const time = manualClock(1_000_000);
+    let calls = 0;
+    // The first call answers 5 ms in (the model has loaded); the others, begun at the same time,
+    // hang until their share of the budget runs out and the call falls back to the cloud.
+    const device: Target = {
+      id: 'device',
+      kind: 'device',
+      modalities: ['text'],
+      honoursAbort: true,
+      // A tiny prior: the "usual p90" rule cannot excuse these timeouts, only the device rule can.
+      expected: { totalMs: 1 },
+      doGenerate(_call, ctx) {
+        const first = calls++ === 0;
+        return new Promise<TextResult>((resolve, reject) => {
+          if (first) time.clock.setTimeout(() => resolve({ text: 'loaded', finishReason: 'stop' }), 5);
+          ctx.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')), { once: true });
+        });
+      },
+    };
+    const cloud: Target = { id: 'cloud', kind: 'cloud', modalities: ['text'], honoursAbort: true, expected: { totalMs: 100 }, doGenerate: async () => ({ text: 'from the cloud', finishReason: 'stop' }) };
+    const client = createClient({ targets: [device, cloud], clock: time.clock, planCacheMs: 0 });
+    const timeouts: string[] = [];
+    client.on('attempt', (attempt) => {
+      if (attempt.target === 'device' && attempt.code === 'DEADLINE_EXCEEDED') timeouts.push(attempt.code);
+    });
+    const flush = async () => {
+      for (let i = 0; i < 50; i++) await Promise.resolve();
+    };
+    const results = Array.from({ length: 4 }, (_, i) => client.generate({ prompt: `during the load ${i}`, latency: 1_000 }));
+    await flush();
+    time.advance(5);
+    await flush();
+    expect(client.stats.answered('device')).toBe(true);
+    // Step by step, letting each fallback run before the next timer falls due.
+    for (let step = 0; step < 20; step++) {
+      time.advance(50);
+      await flush();
+    }
+    const texts = (await Promise.all(results)).map((result) => result.text).sort();
+    expect(texts).toEqual(['from the cloud', 'from the cloud', 'from the cloud', 'loaded']);
+    expect(timeouts).toHaveLength(3);
+    expect(client.stats.circuit('device', time.clock.now())).toBe('closed');
     await client.close();
   });
 
