@@ -8,7 +8,6 @@
  * areas whose settings the client takes (execute/retry-policy, stats, batching validation files).
  */
 import { InvalidRequestError } from './errors.js';
-import { validateJobsSettings } from './batching/job-validation.js';
 import { validateMicroBatchSettings } from './batching/micro-batch-validation.js';
 import { validateRetrySettings } from './execute/retry-policy.js';
 import { validateStatsOptions } from './stats/stats.js';
@@ -188,9 +187,9 @@ function validateTargetFigures(target: Record<string, unknown>, field: string): 
 const segments = new Set(['realtime', 'interactive', 'batch']);
 
 /**
- * Checks createClient's settings other than its targets (`validateTargets`): every number a
- * timer, a retry or a breaker depends on (a NaN idle limit would spin a timer every
- * millisecond), and the names of segments and runtimes.
+ * Checks createClient's settings other than its targets (`validateTargets`) and its features
+ * (each checks its own): every number a timer, a retry or a breaker depends on (a NaN idle limit
+ * would spin a timer every millisecond), and the names of segments and runtimes.
  */
 export function validateClientOptions(options: Record<string, unknown>): void {
   validateRetrySettings(options.retry, 'retry');
@@ -204,7 +203,6 @@ export function validateClientOptions(options: Record<string, unknown>): void {
     }
   }
   validateStatsOptions(options.stats, 'stats');
-  validateJobsSettings(options.jobs, 'jobs');
   const idle = section(options.idleMs, 'idleMs');
   if (idle) {
     for (const [segment, value] of Object.entries(idle)) {
@@ -212,7 +210,6 @@ export function validateClientOptions(options: Record<string, unknown>): void {
       nonNegativeNumber(value, `idleMs.${segment}`, { positive: true });
     }
   }
-  if (options.microBatch !== false) validateMicroBatchSettings(options.microBatch, 'microBatch');
   nonNegativeNumber(options.planCacheMs, 'planCacheMs');
   nonNegativeNumber(options.availabilityTimeoutMs, 'availabilityTimeoutMs', { positive: true });
   if (options.runtime !== undefined && options.runtime !== 'server' && options.runtime !== 'serverless' && options.runtime !== 'browser') {
