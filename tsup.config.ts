@@ -4,6 +4,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    core: 'src/core.ts',
     testing: 'src/testing.ts',
     cli: 'src/cli.ts',
     'stores/redis': 'src/stores/redis.ts',

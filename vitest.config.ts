@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^inferlane$/, replacement: `${root}src/index.ts` },
+      { find: /^inferlane\/core$/, replacement: `${root}src/core.ts` },
       { find: /^inferlane\/(.*)$/, replacement: `${root}$1` },
     ],
   },
