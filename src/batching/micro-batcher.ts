@@ -5,9 +5,8 @@
  * Owns: per-(target, operation, options) queues, flush triggers, per-target concurrency,
  * dedupe of identical in-flight inputs, bisection of poisoned batches.
  * Imports: target.ts, errors.ts, tokens.ts, time/ (every timer on the batcher's Clock), the
- * batcher's type contract, p-queue.
+ * batcher's type contract, ./lane (per-target concurrency).
  */
-import PQueue from 'p-queue';
 import {
   AbortedError,
   DeadlineExceededError,
@@ -21,6 +20,7 @@ import type { EmbedResult, MicroBatchSettings, Segment, Target, TextCall, TextRe
 import { type Clock, maxTimerMs, systemClock } from '../time/clock.js';
 import { nextTurn } from '../time/next-turn.js';
 import { estimateMessagesTokens, estimateTokens } from '../tokens.js';
+import { Lane } from './lane.js';
 import type {
   BatchFlushEvent,
   BatchInfo,
@@ -154,7 +154,7 @@ export class MicroBatcher implements MicroBatcherApi {
   private readonly queues = new Map<string, Queue>();
   /** Callers waiting for room in a full queue, by queue key (a queue may be dropped and rebuilt meanwhile). */
   private readonly roomWaiters = new Map<string, Set<() => void>>();
-  private readonly lanes = new Map<string, PQueue>();
+  private readonly lanes = new Map<string, Lane>();
   private readonly batches = new Set<Batch>();
   private pendingSlots = 0;
   private uniqueKey = 0;
@@ -371,10 +371,10 @@ export class MicroBatcher implements MicroBatcherApi {
     return queue;
   }
 
-  private laneFor(target: Target, settings: ResolvedMicroBatchSettings): PQueue {
+  private laneFor(target: Target, settings: ResolvedMicroBatchSettings): Lane {
     let lane = this.lanes.get(target.id);
     if (lane === undefined) {
-      lane = new PQueue({ concurrency: settings.concurrency });
+      lane = new Lane(settings.concurrency);
       this.lanes.set(target.id, lane);
     }
     return lane;
