@@ -13,10 +13,15 @@
  * within each round, median and range).
  * Target: inferlane within 1.10x of direct (streaming too) and at least 0.90x its throughput.
  *
+ * To compare two builds side by side in one run (a change against the commit before it), point
+ * INFERLANE_BASELINE_DIST at the other build's dist/ folder: it joins as 'inferlane (baseline)'.
+ *
  *   npx tsx bench/overhead.ts [--calls 3000]
+ *   INFERLANE_BASELINE_DIST=/path/to/other/dist npm run bench -- overhead
  */
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText } from 'ai';
+import { pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
 import { spawnServer } from '../test/servers/standalone.js';
 import { argValue, mulberry32, quantile, ratio, runIfMain, table } from './util.js';
@@ -35,6 +40,8 @@ export async function run(options: { calls?: number; concurrency?: number } = {}
     const sdk = createOpenAI({ baseURL: server.baseURL, apiKey: 'bench' }).chat('bench-model');
     const messages = [{ role: 'user' as const, content: 'Say something short about latency budgets.' }];
 
+    const baseline = await loadBaseline();
+    const baselineClient = baseline?.createClient({ targets: [baseline.openai({ model: 'bench-model', baseURL: server.baseURL, apiKey: 'bench' })], microBatch: false });
     const contenders: Contender[] = [
       {
         name: 'direct openai',
@@ -51,6 +58,17 @@ export async function run(options: { calls?: number; concurrency?: number } = {}
           for await (const _ of inferlane.stream({ messages, latency: 'interactive' })) void _;
         },
       },
+      ...(baselineClient
+        ? [
+            {
+              name: 'inferlane (baseline)',
+              generate: () => baselineClient.generate({ messages, latency: 'interactive' }),
+              stream: async () => {
+                for await (const _ of baselineClient.stream({ messages, latency: 'interactive' })) void _;
+              },
+            },
+          ]
+        : []),
       {
         name: 'ai-sdk',
         generate: () => generateText({ model: sdk, messages, maxRetries: 0 }),
@@ -134,6 +152,16 @@ async function loadInferlane() {
     const provider = await import('../providers/openai/index.js');
     return { createClient: core.createClient, openai: provider.openai, build: 'src/ through tsx (run `npm run build` for the real figures)' };
   }
+}
+
+/** The build INFERLANE_BASELINE_DIST points at, if any. */
+async function loadBaseline() {
+  const dist = process.env.INFERLANE_BASELINE_DIST;
+  if (!dist) return undefined;
+  const core = await import(pathToFileURL(`${dist}/index.js`).href);
+  const provider = await import(pathToFileURL(`${dist}/providers/openai.js`).href);
+  console.log(`inferlane (baseline) from ${dist}`);
+  return { createClient: core.createClient as typeof import('../src/index.js').createClient, openai: provider.openai as typeof import('../providers/openai/index.js').openai };
 }
 
 async function measureThroughput(call: () => Promise<unknown>, concurrency: number, total: number): Promise<number> {

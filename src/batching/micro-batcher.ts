@@ -4,6 +4,12 @@
  *
  * Owns: per-(target, operation, options) queues, flush triggers, per-target concurrency,
  * dedupe of identical in-flight inputs, bisection of poisoned batches.
+ *
+ * One idea at about 750 lines: a slot's life (queued, cut into a request, sent, answered, or
+ * left by its caller) is one state machine, and every part above reads or moves the same slots,
+ * callers and timers; split, each part would reach into the others' state. Its contract
+ * (micro-batcher.types.ts), its lanes (lane.ts), its settings check and its runner wrapper
+ * (micro-batched.ts) already live beside it.
  * Imports: target.ts, errors.ts, tokens.ts, time/ (every timer on the batcher's Clock), the
  * batcher's type contract, ./lane (per-target concurrency).
  */

@@ -23,7 +23,7 @@ import { detectRuntime, type Runtime } from '../runtime.js';
 import { Stats } from '../stats/stats.js';
 import { memoryStore } from '../stores/memory.js';
 import type { KeyValueStore } from '../stores/store.js';
-import type { Segment, Target } from '../target.js';
+import type { Target } from '../target.js';
 import { textBridged } from '../text-bridges.js';
 import { type Clock, systemClock } from '../time/clock.js';
 import { estimateMessagesTokens, estimateTokens } from '../tokens.js';
@@ -274,4 +274,3 @@ function checkedFeatures(features: unknown, targets: Target[]): ClientFeature[] 
   return features as ClientFeature[];
 }
 
-export type { Segment };

@@ -4,6 +4,10 @@
  * Pure and deterministic: data in, data out; no I/O, no clock (time comes in `request.now`).
  * Every target that cannot serve keeps its reason, so a `NoRouteError` can say what to change.
  *
+ * One idea at about 600 lines: one pass over the targets (filter, predict, price, order) whose
+ * steps share a per-target scratch record built once per plan for speed (see bench/plan.ts);
+ * the fixed contract (types.ts), segments (segments.ts) and plan reuse (plan-cache.ts) are apart.
+ *
  * Imports: errors.ts and target.ts/types.ts (types), cost.ts, conversation/kv-memory.ts,
  * stats/prior.ts, ./segments.ts, ./types.ts.
  */
