@@ -10,6 +10,9 @@
  * Per attempt, the executor calls the hints' `prepare(target)`: the history fitted to THAT
  * target's window, its prompt cache key or breakpoints, and a replica; then `settle()`.
  *
+ * One idea at about 500 lines: the record and the turns that read and write it (hashing,
+ * fitting, breakpoints, replicas and token counting are their own files beside it).
+ *
  * Imports: the contracts (target, types, errors, stores/store, router/types), cost.ts and this folder
  * (its options and their check in options.ts).
  */
