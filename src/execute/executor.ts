@@ -609,6 +609,7 @@ export class Executor {
           replica,
           emit: this.emitFromAdapter,
         };
+        if (prepared?.prefixHashes) ctx.conversation = { id: options.conversation!.id, prefixHashes: prepared.prefixHashes };
         // Never wait on an adapter past its signal: the budget rules even if an adapter is slow to notice.
         const attempt = attemptFn(candidate.target, ctx, { retry, prepared });
         return await (honours(options, candidate.target) ? attempt : abortable(attempt, controller.signal));
