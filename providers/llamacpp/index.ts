@@ -44,6 +44,7 @@ import type {
 } from '../../src/target.js';
 import { cutAtStop } from '../../src/target.js';
 import { ggufFacts, ggufProblems, readGgufHeader, type GgufFacts } from './gguf.js';
+import { markLog, reasonSince, sharedLlama, type LlamaLibrary } from './binary.js';
 import { SequenceCache, type SequenceCacheCounters } from './sequence-cache.js';
 
 /** The model the project generates (scripts/generate-gguf-model.mjs). */
@@ -115,8 +116,7 @@ export interface LlamacppTarget extends Target {
 }
 
 /** The parts of node-llama-cpp used here. */
-interface Library {
-  getLlama(options: Record<string, unknown>): Promise<Llama>;
+interface Library extends LlamaLibrary {
   LlamaChat: new (options: { contextSequence: LlamaContextSequence; autoDisposeSequence?: boolean }) => LlamaChat;
 }
 
@@ -216,21 +216,7 @@ export function llamacpp(settings: LlamacppSettings = {}): LlamacppTarget {
     }
   };
 
-  // ---- the library and the binary ----
-  /** llama.cpp speaks only through its logger: the recent warnings and errors explain a failure. */
-  const recentLog: string[] = [];
-  const logger = (level: string, message: string): void => {
-    if (level !== 'error' && level !== 'fatal' && level !== 'warn') return;
-    recentLog.push(message.trim());
-    if (recentLog.length > 20) recentLog.shift();
-  };
-  const reasonSince = (mark: number): string => {
-    const lines = recentLog.slice(Math.max(0, mark - (20 - recentLog.length))).filter((line) => /error|fail|unknown|missing|invalid/i.test(line));
-    return lines.length > 0 ? `: ${lines.slice(-3).join(' / ').slice(0, 400)}` : '';
-  };
-  let logMark = 0;
-  const markLog = (): number => (logMark = recentLog.length);
-
+  // ---- the library and the binary (shared by every target: binary.ts) ----
   let libraryPromise: Promise<Library> | undefined;
   const library = (): Promise<Library> => {
     libraryPromise ??= importLibrary().then(
@@ -247,20 +233,15 @@ export function llamacpp(settings: LlamacppSettings = {}): LlamacppTarget {
     return libraryPromise;
   };
 
-  let llamaPromise: Promise<Llama> | undefined;
-  const binary = (): Promise<Llama> => {
-    llamaPromise ??= library().then(async (lib) => {
-      markLog();
+  const binary = (): Promise<Llama> =>
+    library().then(async (lib) => {
+      const mark = markLog();
       try {
-        // The prebuilt CPU binary only: no GPU probing, no build from source, no source download.
-        return await lib.getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, progressLogs: false, logLevel: 'warn', logger, maxThreads: threads });
+        return await sharedLlama(lib);
       } catch (error) {
-        throw new TargetUnavailableError(`${id}: the prebuilt llama.cpp binary could not be loaded (${(error as Error).message?.slice(0, 200)})${reasonSince(logMark)}`, { target: id, cause: error });
+        throw new TargetUnavailableError(`${id}: the prebuilt llama.cpp binary could not be loaded (${(error as Error).message?.slice(0, 200)})${reasonSince(mark)}`, { target: id, cause: error });
       }
     });
-    llamaPromise.catch(() => (llamaPromise = undefined));
-    return llamaPromise;
-  };
 
   let loadPromise: Promise<Loaded> | undefined;
   let loadedNow: Loaded | undefined;
@@ -330,14 +311,17 @@ export function llamacpp(settings: LlamacppSettings = {}): LlamacppTarget {
   // One evaluation at a time: on a small device a second prompt would only slow the first, and
   // the sequence cache hands each conversation's sequence to one turn at a time.
   const queue = new PQueue({ concurrency: 1 });
-  const serialise = async <T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> => {
-    try {
-      return (await queue.add(work, { signal })) as T;
-    } catch (error) {
-      if (signal.aborted) throw new AbortedError(`${id}: the call was aborted`, { target: id, cause: signal.reason });
-      throw error;
-    }
-  };
+  // The queue's own abort support is not used: p-queue rejects a running task's promise on abort
+  // and starts the next one while llama.cpp is still finishing the first. An aborted caller stops
+  // waiting at once; its task, when it runs, sees the signal and ends.
+  const serialise = <T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> =>
+    untilAborted(
+      queue.add(async () => {
+        throwIfAborted(signal);
+        return work();
+      }) as Promise<T>,
+      signal,
+    );
 
   const totals = { evaluatedInputTokens: 0, generatedTokens: 0 };
   const grammars = new Map<string, Promise<LlamaGrammar & { parse(text: string): unknown }>>();
@@ -477,9 +461,6 @@ export function llamacpp(settings: LlamacppSettings = {}): LlamacppTarget {
         await loaded.context.dispose();
         await loaded.model.dispose();
       }
-      const llama = await llamaPromise?.catch(() => undefined);
-      llamaPromise = undefined;
-      await llama?.dispose();
     },
   };
 
@@ -529,9 +510,10 @@ export function llamacpp(settings: LlamacppSettings = {}): LlamacppTarget {
 
   let embeddingPromise: Promise<LlamaEmbeddingContext> | undefined;
   const embeddingContext = (loaded: Loaded): Promise<LlamaEmbeddingContext> => {
+    const mark = markLog();
     embeddingPromise ??= loaded.model.createEmbeddingContext({ contextSize: Math.min(minimumContextTokens, loaded.context.contextSize), threads }).catch((error: unknown) => {
       embeddingPromise = undefined;
-      throw new TargetUnavailableError(`${id}: llama.cpp could not make an embedding context${reasonSince(logMark)}`, { target: id, cause: error });
+      throw new TargetUnavailableError(`${id}: llama.cpp could not make an embedding context${reasonSince(mark)}`, { target: id, cause: error });
     });
     return embeddingPromise;
   };
