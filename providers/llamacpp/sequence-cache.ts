@@ -18,13 +18,17 @@ export interface SequenceLease<S> {
   reused: boolean;
   /** Records what the sequence now holds; call after a successful turn. */
   commit(prefixHashes: string[]): void;
-  /** Gives the sequence back. After a failed turn pass `failed`: its contents are then distrusted. */
+  /**
+   * Gives the sequence back. After a failed turn pass `failed`: the sequence is then trusted for
+   * what it held before the turn (llama.cpp drops the failed turn's tokens that a later prompt
+   * does not repeat), so an aborted turn does not cost the conversation its cache.
+   */
   release(failed?: boolean): void;
 }
 
 interface Entry<S> {
   sequence: S;
-  /** The prefix hashes of the messages last evaluated into the sequence; undefined: distrusted. */
+  /** The prefix hashes of the messages last evaluated into the sequence; undefined while a turn runs. */
   hashes?: string[];
   busy: boolean;
 }
@@ -34,7 +38,7 @@ export interface SequenceCacheCounters {
   hits: number;
   /** Calls that found no kept sequence for their conversation. */
   misses: number;
-  /** Calls whose kept sequence no longer matched the history (edited, refitted or failed). */
+  /** Calls whose kept sequence no longer matched the history (edited or refitted). */
   stale: number;
   /** Sequences taken from the least recently used conversation. */
   evictions: number;
@@ -84,7 +88,9 @@ export class SequenceCache<S> {
     }
     this.entries.set(key, entry);
     entry.busy = true;
-    entry.hashes = undefined; // distrusted until committed
+    // What the sequence held before this turn: the kept hashes, or nothing for a cleared one.
+    const before = reused ? entry.hashes : [];
+    entry.hashes = undefined; // unknown while the turn runs
     const held = entry;
     return {
       sequence: held.sequence,
@@ -92,7 +98,7 @@ export class SequenceCache<S> {
       commit: (hashes) => (held.hashes = [...hashes]),
       release: (failed) => {
         held.busy = false;
-        if (failed) held.hashes = undefined;
+        if (failed) held.hashes = before;
       },
     };
   }

@@ -89,6 +89,21 @@ describe('the sequence cache', () => {
     expect(rebuilt.evaluated).toBe(rebuilt.result.usage!.inputTokens);
   });
 
+  it('an aborted turn keeps the conversation\'s cache: the retried turn still reuses the history', async () => {
+    const history: Message[] = [system, { role: 'user', content: `abort: ${longQuestion}` }];
+    const first = await turn('abort', history);
+    const next: Message[] = [...history, { role: 'assistant', content: first.result.text }, { role: 'user', content: 'more' }];
+    const controller = new AbortController();
+    const call = { messages: next, maxOutputTokens: 2000 };
+    const aborted = await (async () => {
+      for await (const part of target.doStream!(call, { ...context({ id: 'abort', prefixHashes: prefixHashes(next) }), signal: controller.signal })) if (part.type === 'text-delta') controller.abort();
+    })().catch((e) => e);
+    expect(aborted?.code).toBe('ABORTED');
+    const retried = await turn('abort', next);
+    expect(retried.result.usage!.cachedInputTokens).toBeGreaterThan(1000);
+    expect(retried.evaluated).toBeLessThan(100);
+  });
+
   it('holds at most maxSequences conversations, evicting the least recently used, rebuilt on a miss', async () => {
     const messages = (name: string): Message[] => [system, { role: 'user', content: `${name}: ${longQuestion}` }];
     const follow = (name: string, answer: string): Message[] => [...messages(name), { role: 'assistant', content: answer }, { role: 'user', content: 'again' }];
