@@ -14,6 +14,7 @@ export default defineConfig({
     'providers/transformers': 'providers/transformers/index.ts',
     'providers/webllm': 'providers/webllm/index.ts',
     'providers/chrome-ai': 'providers/chrome-ai/index.ts',
+    'providers/llamacpp': 'providers/llamacpp/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -22,5 +23,5 @@ export default defineConfig({
   splitting: true,
   treeshake: true,
   target: 'es2022',
-  external: ['openai', '@huggingface/inference', '@huggingface/transformers', 'ioredis', '@mlc-ai/web-llm', 'gpt-tokenizer'],
+  external: ['openai', '@huggingface/inference', '@huggingface/transformers', 'ioredis', '@mlc-ai/web-llm', 'gpt-tokenizer', 'node-llama-cpp'],
 });

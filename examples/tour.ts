@@ -1,6 +1,7 @@
 /**
  * `npm start`: a short tour of inferlane on the embedded default, the on-device models the project
- * generates (models/inferlane-tiny-chat, and the tone-alphabet recognizer models/inferlane-tiny-asr).
+ * generates (models/inferlane-tiny-chat, and the tone-alphabet recognizer models/inferlane-tiny-asr),
+ * and, when the optional node-llama-cpp is installed, the generated GGUF model models/inferlane-tiny-gguf.
  * No API key, no network. With OPENAI_API_KEY or HF_TOKEN
  * set, those providers join the tour as cloud targets (and the device stays as the fallback).
  *
@@ -101,7 +102,33 @@ async function main(): Promise<void> {
   console.log(dim(`  generateImage -> ${refused.code}: ${refused.message}`));
 
   await client.close();
+
+  await llamaCppSection();
   console.log(bold('\nDone.'), dim('Docs: README.md and docs/.'));
+}
+
+/** llama.cpp through node-llama-cpp (an optional peer): one answer when it is installed, how to add it when not. */
+async function llamaCppSection(): Promise<void> {
+  console.log(bold('\n8. llama.cpp on the device (the generated GGUF model through node-llama-cpp; its KV cache kept per conversation)'));
+  const { llamacpp } = await import('../providers/llamacpp/index.js');
+  const llama = llamacpp({ id: 'device:llama', maxNewTokens: 16 });
+  try {
+    await llama.load();
+  } catch (error) {
+    const message = (error as Error).message;
+    console.log(dim(/not installed/.test(message) ? '  node-llama-cpp is not installed: `npm install node-llama-cpp@3.21.1` adds this target (an optional peer dependency).' : `  the llama.cpp target cannot run here: ${message}`));
+    await llama.close?.();
+    return;
+  }
+  const client = createClient({ targets: [llama] });
+  const chat = client.conversation('tour-llama', { system: 'You are a tiny model that knows a few words.' });
+  for (const text of ['Where does my request run?', 'And the next turn?']) {
+    const reply = await chat.send(text, { latency: 'interactive', maxOutputTokens: 16, temperature: 0.8, seed: 7 });
+    console.log(`  > ${text}\n  ${reply.text.trim()}`);
+    console.log(dim(`     ${reply.usage?.inputTokens} prompt tokens, ${reply.usage?.cachedInputTokens} of them reused from the kept KV cache`));
+    console.log(where(reply.route));
+  }
+  await client.close();
 }
 
 main().catch((error) => {

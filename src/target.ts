@@ -183,6 +183,14 @@ export interface CallContext {
   cacheBreakpoints?: number[];
   /** The replica index to use when the target has `replicas`. */
   replica?: number;
+  /**
+   * The conversation this call belongs to, for runtimes that keep a conversation's evaluated
+   * prefix between turns (a device KV cache, e.g. providers/llamacpp). Set for targets with `kv`.
+   * `prefixHashes[i]` is the chained hash of `call.messages[0..i]` as sent to this target
+   * (DESIGN.md section 8): a cache built from messages whose hashes are a prefix of these holds
+   * exactly those messages; any edit or dropped turn changes every hash from there on.
+   */
+  conversation?: { id: string; prefixHashes: string[] };
   /** The segment this call runs under. */
   segment: Segment;
   /** Reports adapter events (e.g. `model-progress`) to the client's emitter. */

@@ -66,6 +66,8 @@ export interface PreparedConversation {
   promptCacheKey?: string;
   cacheBreakpoints?: number[];
   replica?: number;
+  /** Chained prefix hashes of `messages`, one per message (targets with `kv`; see `CallContext.conversation`). */
+  prefixHashes?: string[];
 }
 
 export interface GenerateRequest extends CommonOptions {

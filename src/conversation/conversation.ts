@@ -24,7 +24,7 @@ import { type Message, mergeUsage, type StreamPart, type Target, type Usage } fr
 import type { ConversationHints, GenerateRequest, GenerateResult, PreparedConversation, StreamRequest } from '../types.js';
 import { cacheBreakpoints, defaultCacheMinTokens, promptCacheKey } from './breakpoints.js';
 import { fitMessages, type CountedMessage, type FitMode } from './fit.js';
-import { chainHash, hash64, seedHash } from './hash.js';
+import { chainHash, hash64, prefixHashes, seedHash } from './hash.js';
 import { fitsDevice, maxDeviceTokens } from './kv-memory.js';
 import type { ReplicaBalancer } from './replicas.js';
 import { countMessageTokens, resolveTokenCounter, type TokenCounter } from './tokens.js';
@@ -356,6 +356,13 @@ export class Conversation {
     const historyTokens = history.reduce((total, message) => total + message.tokens, 0);
     const acquired = new Map<string, number>();
     const balancer = this.host.replicas;
+    let storedHashes: string[] | undefined;
+    const historyHashes = (): string[] => {
+      if (storedHashes) return storedHashes;
+      storedHashes = record.messages.map((message) => message.hash);
+      storedHashes.push(chainHash(storedHashes.at(-1) ?? seedHash({ tokenizer: counter.name }), user));
+      return storedHashes;
+    };
 
     const hints: ConversationHints = {
       id: this.id,
@@ -367,6 +374,9 @@ export class Conversation {
         if (target.kv && !fitsDevice(target.kv, fitted.tokens + (options.maxOutputTokens ?? 0)))
           throw new ContextOverflowError(fitted.tokens + (options.maxOutputTokens ?? 0), maxDeviceTokens(target.kv), { target: target.id });
         const prepared: PreparedConversation = { messages: fitted.messages.map(plain) };
+        // A device runtime that keeps this conversation's KV cache checks it against these hashes:
+        // the stored chain when nothing was dropped, else the chain of what is actually sent.
+        if (target.kv) prepared.prefixHashes = fitted.cut === 0 && !fitted.summarized ? historyHashes() : prefixHashes(fitted.messages, { tokenizer: counter.name });
         if (target.cache?.acceptsKey) prepared.promptCacheKey = cacheKey;
         if (target.cache?.mode === 'breakpoints') {
           const breakpoints = cacheBreakpoints(fitted.messages, target.cache.minTokens ?? defaultCacheMinTokens);

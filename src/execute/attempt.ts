@@ -106,6 +106,7 @@ export function startAttempt<T>(scope: CallScope, candidate: Candidate, attemptF
         replica,
         emit: adapterEmit,
       };
+      if (prepared?.prefixHashes) ctx.conversation = { id: options.conversation!.id, prefixHashes: prepared.prefixHashes };
       // Never wait on an adapter past its signal: the budget rules even if an adapter is slow to notice.
       const attempt = attemptFn(target, ctx, { retry, prepared });
       return await (guarded ? abortable(attempt, controller.signal) : attempt);

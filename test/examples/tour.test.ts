@@ -31,7 +31,7 @@ it('the tour runs every section on the device, offline, and exits by itself', as
   expect(stderr).not.toContain('NETWORK');
   expect(code, stderr).toBe(0);
   expect(stdout).toContain('targets: device:tiny [device], device:asr [device]');
-  for (const section of ['1. A realtime stream', '2. An interactive answer', '3. Embeddings', '4. A conversation', '5. Private data', '6. Speech to text', '7. explain()']) {
+  for (const section of ['1. A realtime stream', '2. An interactive answer', '3. Embeddings', '4. A conversation', '5. Private data', '6. Speech to text', '7. explain()', '8. llama.cpp on the device']) {
     expect(stdout).toContain(section);
   }
   // Every call says where it ran: six of them on the device, none anywhere else.
@@ -40,5 +40,10 @@ it('the tour runs every section on the device, offline, and exits by itself', as
   expect(ran.every((line) => line.startsWith('-> ran on device:'))).toBe(true);
   expect(stdout).toMatch(/heard: "hello from the device"/);
   expect(stdout).toContain('generateImage -> NO_ROUTE');
+  // node-llama-cpp is a dev dependency here: the llama.cpp section answers, and its second turn reuses the kept KV cache.
+  expect(stdout).toContain('-> ran on device:llama,');
+  const reused = [...stdout.matchAll(/(\d+) of them reused from the kept KV cache/g)].map((match) => Number(match[1]));
+  expect(reused).toHaveLength(2);
+  expect(reused[1]).toBeGreaterThan(0);
   expect(stdout.trimEnd().endsWith('Done. Docs: README.md and docs/.')).toBe(true);
 }, 60_000);

@@ -11,8 +11,8 @@ import { expect } from 'vitest';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Regenerates `model` with `script` and compares every file; returns the size of its onnx/model.onnx, bytes. */
-export function expectRegeneratesCommittedModel(script: string, model: string, files: string[]): number {
+/** Regenerates `model` with `script` and compares every file; returns the size of its `sizeOf` file (onnx/model.onnx), bytes. */
+export function expectRegeneratesCommittedModel(script: string, model: string, files: string[], sizeOf = 'onnx/model.onnx'): number {
   const out = mkdtempSync(join(tmpdir(), `${model}-`));
   try {
     execFileSync(process.execPath, [join(repoRoot, script), '--out', out, '--quiet']);
@@ -20,7 +20,7 @@ export function expectRegeneratesCommittedModel(script: string, model: string, f
       const fresh = readFileSync(join(out, model, file));
       expect(fresh.equals(readFileSync(join(repoRoot, 'models', model, file))), file).toBe(true);
     }
-    return readFileSync(join(out, model, 'onnx/model.onnx')).length;
+    return readFileSync(join(out, model, sizeOf)).length;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
