@@ -12,6 +12,8 @@ import { JobCoalescer } from './batching/job-coalescer.js';
 import { Jobs, type JobItem, toTextCall } from './batching/jobs.js';
 import { Conversation, type ConversationOptions } from './conversation/conversation.js';
 import { ReplicaBalancer } from './conversation/replicas.js';
+import { type RealtimeSession, realtimeSession } from './realtime/session.js';
+import type { RealtimeSessionOptions } from './realtime/types.js';
 import {
   type AttemptRecord,
   closedClientError,
@@ -375,6 +377,11 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
   async flush(): Promise<void> {
     this.jobCoalescer?.flush();
     await this.batcher?.flush();
+  }
+
+  /** A voice session: the realtime endpoint, or speech to text, text and speech (src/realtime). */
+  realtime(options: RealtimeSessionOptions = {}): RealtimeSession {
+    return realtimeSession(this, options);
   }
 
   /** A KV-aware conversation, persisted in the client's store (or `options.store`). */

@@ -14,3 +14,4 @@ export { resolveLatency } from './router/segments.js';
 export { plan, explainPlan } from './router/plan.js';
 export type { Plan, Candidate, PlanRequest } from './router/types.js';
 export { estimateTokens } from './tokens.js';
+export * from './realtime/index.js';
