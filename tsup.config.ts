@@ -9,6 +9,7 @@ export default defineConfig({
     'stores/redis': 'src/stores/redis.ts',
     'stores/indexeddb': 'src/stores/indexeddb.ts',
     'providers/openai': 'providers/openai/index.ts',
+    'providers/openai-realtime': 'providers/openai/realtime.ts',
     'providers/huggingface': 'providers/huggingface/index.ts',
     'providers/transformers': 'providers/transformers/index.ts',
     'providers/webllm': 'providers/webllm/index.ts',
@@ -21,5 +22,5 @@ export default defineConfig({
   splitting: true,
   treeshake: true,
   target: 'es2022',
-  external: ['openai', '@huggingface/inference', '@huggingface/transformers', 'ioredis', '@mlc-ai/web-llm', 'gpt-tokenizer'],
+  external: ['openai', '@huggingface/inference', '@huggingface/transformers', 'ioredis', '@mlc-ai/web-llm', 'gpt-tokenizer', 'ws'],
 });
