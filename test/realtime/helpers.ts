@@ -1,6 +1,7 @@
 /** Reading a session's events in tests: every event kept, waits resolve on the event itself (no polling, no sleeps). */
 import type { RealtimeSession, RealtimeSessionEvent } from '../../src/realtime/index.js';
 import { concatBytes } from '../../src/realtime/audio.js';
+import { type Clock, systemClock } from '../../src/time/clock.js';
 
 export class SessionReader {
   readonly events: RealtimeSessionEvent[] = [];
@@ -48,4 +49,32 @@ export function activeResources(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1;
   return counts;
+}
+
+/** Kinds of handle (and how many) present now beyond `baseline`: what something left behind. */
+export function resourcesBeyond(baseline: Record<string, number>): Record<string, number> {
+  const extra: Record<string, number> = {};
+  for (const [kind, count] of Object.entries(activeResources())) if (count > (baseline[kind] ?? 0)) extra[kind] = count - (baseline[kind] ?? 0);
+  return extra;
+}
+
+/** The system clock, counting the timers set through it that have neither fired nor been cleared. */
+export function countingClock(): Clock & { live(): number } {
+  const live = new Set<unknown>();
+  return {
+    now: () => systemClock.now(),
+    setTimeout(callback, ms) {
+      const handle: unknown = systemClock.setTimeout(() => {
+        live.delete(handle);
+        callback();
+      }, ms);
+      live.add(handle);
+      return handle;
+    },
+    clearTimeout(handle) {
+      live.delete(handle);
+      systemClock.clearTimeout(handle);
+    },
+    live: () => live.size,
+  };
 }

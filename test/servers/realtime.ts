@@ -233,6 +233,7 @@ export async function startRealtimeServer(initial: RealtimeServerOptions = {}): 
       };
       connections.push(record);
       runSession(ws, record, options, pendingDrops.shift(), notify, () => live.delete(ws));
+      notify(record);
     });
   });
 
@@ -313,7 +314,7 @@ function runSession(
     for (const timer of timers) clearTimeout(timer);
     timers.clear();
     record.closed = true;
-    onClose();
+    onClose(); // before notify: a waiter may count open sockets
     notify(record);
   };
   ws.on('close', finish);
