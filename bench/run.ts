@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<unknown> }>> = 
   affinity: () => import('./affinity.js'),
   jobs: () => import('./jobs.js'),
   'cold-start': () => import('./cold-start.js'),
+  voice: () => import('./voice.js'),
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
