@@ -10,6 +10,7 @@ const browserEntries: Record<string, string> = {
   'inferlane/testing': `export * from './src/testing.ts';`,
   'inferlane/stores/indexeddb': `export * from './src/stores/indexeddb.ts';`,
   'inferlane/providers/openai': `export * from './providers/openai/index.ts';`,
+  'inferlane/providers/openai-realtime': `export * from './providers/openai/realtime.ts';`,
 };
 
 describe('browser bundle', () => {
