@@ -12,6 +12,7 @@ export default defineConfig({
     'providers/openai-realtime': 'providers/openai/realtime.ts',
     'providers/huggingface': 'providers/huggingface/index.ts',
     'providers/transformers': 'providers/transformers/index.ts',
+    'providers/transformers-speech': 'providers/transformers/speech.ts',
     'providers/webllm': 'providers/webllm/index.ts',
     'providers/chrome-ai': 'providers/chrome-ai/index.ts',
   },
