@@ -6,7 +6,8 @@
  * (test/servers/realtime.ts), which answers with no scripted delay, so the figure is the SDK,
  * the socket and the emulation. Cascaded, on the device: the generated tone-alphabet recognizer
  * and the tiny chat model (transformers.js on onnxruntime-node), speech from the local
- * OpenAI-compatible server's route. Cascaded, cloud: transcription, chat and speech all on the
+ * OpenAI-compatible server's route, or from the generated tone synthesiser (all on the device,
+ * privacy 'device-only'). Cascaded, cloud: transcription, chat and speech all on the
  * local server. Each turn sends the same 1.2 s utterance ("hello world" in tones, 24 kHz PCM16)
  * and commits it; first audio is measured from the commit.
  *
@@ -17,6 +18,7 @@ import type { RealtimeRoute, RealtimeSessionOptions } from '../src/realtime/inde
 import { openai } from '../providers/openai/index.js';
 import { openaiRealtime } from '../providers/openai/realtime.js';
 import { transformers } from '../providers/transformers/index.js';
+import { transformersSpeech } from '../providers/transformers/speech.js';
 import { startOpenAIServer } from '../test/servers/openai-compatible.js';
 import { startRealtimeServer } from '../test/servers/realtime.js';
 import { toneSpeech } from '../test/servers/tone-codec.js';
@@ -57,7 +59,8 @@ export async function run(options: { turns?: number } = {}): Promise<Record<stri
   const [voice, cloud] = await Promise.all([startRealtimeServer(), startOpenAIServer({ seed: 1, recordRequests: false })]);
   const ears = transformers({ id: 'device:asr', tasks: ['transcription'] });
   const brain = transformers({ id: 'device:tiny' });
-  await Promise.all([ears.load(), brain.load()]);
+  const mouth = transformersSpeech({ id: 'device:tts' });
+  await Promise.all([ears.load(), brain.load(), mouth.load()]);
   const cloudTarget = () => openai({ id: 'cloud', baseURL: cloud.baseURL, apiKey: 'bench', model: 'chat-model', transcriptionModel: 'whisper-1', speechModel: 'tts-1' });
   const results: Record<string, number> = {};
   const rows: string[][] = [];
@@ -68,6 +71,11 @@ export async function run(options: { turns?: number } = {}): Promise<Record<stri
         name: 'cascaded: device ASR + device text + local speech',
         client: createClient({ targets: [ears, brain, openai({ id: 'cloud:tts', baseURL: cloud.baseURL, apiKey: 'bench', model: 'tts-1', modalities: ['speech'] })] }),
         options: { cascade: { textTargets: ['device:tiny'], maxOutputTokens: 16 } },
+      },
+      {
+        name: 'cascaded: all on the device (ASR, text, TTS)',
+        client: createClient({ targets: [ears, brain, mouth] }),
+        options: { privacy: 'device-only', cascade: { maxOutputTokens: 16 } },
       },
       { name: 'cascaded: local transcription + chat + speech', client: createClient({ targets: [cloudTarget()] }), options: { cascade: { maxOutputTokens: 16 } } },
     ];
@@ -85,9 +93,10 @@ export async function run(options: { turns?: number } = {}): Promise<Record<stri
       const speech = stageMs('speech', 'firstMs');
       const other = routes.map((route, index) => (route.firstAudioMs ?? 0) - transcribe[index] - text[index] - speech[index]);
       rows.push([name, ms(p50), ms(quantile(first, 0.9)), share(transcribe), share(text), share(speech), share(other)]);
-      results[`${routes[0].path}.${name.includes('device') ? 'device' : name.includes('local transcription') ? 'cloud' : 'emulation'}.p50`] = p50;
-      await client.close();
+      results[name] = p50;
     }
+    // The device targets are shared by two clients: closed once, at the end.
+    await Promise.all(runs.map(({ client }) => client.close()));
     console.log(`${turns} turns per path after ${warmup} warm-up turns, time to first audio from the commit, ms`);
     console.log(table(['path', 'p50', 'p90', 'transcribe p50 (share)', 'text to 1st sentence', '1st speech', 'other'], rows));
     return results;
