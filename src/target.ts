@@ -6,7 +6,7 @@
  * users call `client.generate`, `client.embed`...
  *
  * Owns: the contract's types and the small helpers every side shares (finish reasons, stop
- * sequences, merging usage reports). Imports: nothing.
+ * sequences, merging usage reports, writing a WAV file). Imports: nothing.
  */
 
 /** What a target can produce. */
@@ -528,6 +528,34 @@ export function cutAtStop(text: string, stop: readonly string[] | undefined): { 
     if (at >= 0 && (cut < 0 || at < cut)) cut = at;
   }
   return cut < 0 ? { text, stopped: false } : { text: text.slice(0, cut), stopped: true };
+}
+
+/**
+ * A RIFF/WAVE file (PCM16 mono) holding `samples`: what speech adapters return and what
+ * transcription calls take, shared by adapters and the core's voice sessions.
+ */
+export function wavFromPcm16(samples: Int16Array, sampleRate: number): Uint8Array {
+  const dataBytes = samples.length * 2;
+  const bytes = new Uint8Array(44 + dataBytes);
+  const view = new DataView(bytes.buffer);
+  const ascii = (offset: number, text: string) => {
+    for (let index = 0; index < text.length; index++) view.setUint8(offset + index, text.charCodeAt(index));
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + dataBytes, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, 1, true);
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * 2, true);
+  view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true);
+  ascii(36, 'data');
+  view.setUint32(40, dataBytes, true);
+  for (let index = 0; index < samples.length; index++) view.setInt16(44 + index * 2, samples[index], true);
+  return bytes;
 }
 
 /** Whether a target's work leaves the device. */

@@ -14,6 +14,7 @@
  */
 import { AbortedError, InvalidRequestError, ProviderError, TargetUnavailableError } from '../../src/errors.js';
 import type { Availability, CallContext, SpeechCall, SpeechResult, Target } from '../../src/target.js';
+import { wavFromPcm16 } from '../../src/target.js';
 import { defaultModelPath } from './index.js';
 
 /** The synthesiser the project ships in `models/`: a toy that speaks the tone alphabet. */
@@ -134,21 +135,7 @@ export function transformersSpeech(settings: TransformersSpeechSettings = {}): T
 
 /** Float samples as a 16-bit PCM mono WAV file. */
 function wav16(samples: Float32Array, sampleRate: number): Uint8Array {
-  const bytes = new Uint8Array(44 + samples.length * 2);
-  const view = new DataView(bytes.buffer);
-  const ascii = (offset: number, text: string) => [...text].forEach((char, index) => view.setUint8(offset + index, char.charCodeAt(0)));
-  ascii(0, 'RIFF');
-  view.setUint32(4, 36 + samples.length * 2, true);
-  ascii(8, 'WAVEfmt ');
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true);
-  view.setUint16(22, 1, true);
-  view.setUint32(24, sampleRate, true);
-  view.setUint32(28, sampleRate * 2, true);
-  view.setUint16(32, 2, true);
-  view.setUint16(34, 16, true);
-  ascii(36, 'data');
-  view.setUint32(40, samples.length * 2, true);
-  for (let index = 0; index < samples.length; index++) view.setInt16(44 + index * 2, Math.round(Math.max(-1, Math.min(1, samples[index])) * 32767), true);
-  return bytes;
+  const pcm = new Int16Array(samples.length);
+  for (let index = 0; index < samples.length; index++) pcm[index] = Math.round(Math.max(-1, Math.min(1, samples[index])) * 32767);
+  return wavFromPcm16(pcm, sampleRate);
 }

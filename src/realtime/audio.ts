@@ -3,9 +3,12 @@
  * joining chunks. Realtime endpoints speak raw PCM16 LE mono (OpenAI: 24 kHz); one-shot
  * transcription and speech routes speak WAV; the session converts between them.
  *
- * Imports: ../errors.ts.
+ * Imports: ../errors.ts, ../target.ts (the WAV writer adapters share).
  */
 import { InvalidRequestError } from '../errors.js';
+import { wavFromPcm16 } from '../target.js';
+
+export { wavFromPcm16 };
 
 /** Joins byte chunks into one array. */
 export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
@@ -49,31 +52,6 @@ export function resample(samples: Int16Array, fromRate: number, toRate: number):
     out[index] = Math.round(samples[Math.min(left, samples.length - 1)] * (1 - fraction) + samples[right] * fraction);
   }
   return out;
-}
-
-/** A RIFF/WAVE file (PCM16 mono) holding `samples`. */
-export function wavFromPcm16(samples: Int16Array, sampleRate: number): Uint8Array {
-  const dataBytes = samples.length * 2;
-  const bytes = new Uint8Array(44 + dataBytes);
-  const view = new DataView(bytes.buffer);
-  const ascii = (offset: number, text: string) => {
-    for (let index = 0; index < text.length; index++) view.setUint8(offset + index, text.charCodeAt(index));
-  };
-  ascii(0, 'RIFF');
-  view.setUint32(4, 36 + dataBytes, true);
-  ascii(8, 'WAVE');
-  ascii(12, 'fmt ');
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true);
-  view.setUint16(22, 1, true);
-  view.setUint32(24, sampleRate, true);
-  view.setUint32(28, sampleRate * 2, true);
-  view.setUint16(32, 2, true);
-  view.setUint16(34, 16, true);
-  ascii(36, 'data');
-  view.setUint32(40, dataBytes, true);
-  for (let index = 0; index < samples.length; index++) view.setInt16(44 + index * 2, samples[index], true);
-  return bytes;
 }
 
 /**

@@ -3,11 +3,12 @@
  * errors without the key, and the wire reader's tolerance for both dialects' names.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { AuthenticationError, InferlaneError, InvalidRequestError } from '../../src/errors.js';
+import { AuthenticationError, InferlaneError } from '../../src/errors.js';
 import type { RealtimeServerEvent } from '../../src/target.js';
 import { createClientSecret, openaiRealtime } from '../../providers/openai/realtime.js';
 import { ServerEventReader } from '../../providers/openai/realtime-wire.js';
 import { startRealtimeServer, type RealtimeEmulation } from '../servers/realtime.js';
+import { fieldOf } from '../realtime/helpers.js';
 
 let server: RealtimeEmulation;
 beforeAll(async () => {
@@ -75,15 +76,7 @@ it('an aborted connection attempt rejects with the signal’s reason once its so
 });
 
 it('checks its settings, naming the field', () => {
-  const field = (run: () => unknown) => {
-    try {
-      run();
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidRequestError);
-      return (error as InvalidRequestError).field;
-    }
-    return undefined;
-  };
+  const field = fieldOf;
   expect(field(() => openaiRealtime({ apiKey: 'k', dialect: 'v2' as never }))).toBe('dialect');
   expect(field(() => openaiRealtime({ apiKey: 'k', baseURL: 'ftp://example.test' }))).toBe('baseURL');
   expect(field(() => openaiRealtime({ apiKey: 'k', maxSessionMs: -1 }))).toBe('maxSessionMs');

@@ -1,5 +1,7 @@
 /** Reading a session's events in tests: every event kept, waits resolve on the event itself (no polling, no sleeps). */
 import type { RealtimeSession, RealtimeSessionEvent } from '../../src/realtime/index.js';
+import { expect } from 'vitest';
+import { InvalidRequestError } from '../../src/errors.js';
 import { concatBytes } from '../../src/realtime/audio.js';
 import { type Clock, systemClock } from '../../src/time/clock.js';
 
@@ -77,4 +79,15 @@ export function countingClock(): Clock & { live(): number } {
     },
     live: () => live.size,
   };
+}
+
+/** The `field` of the InvalidRequestError `run` throws (undefined when it throws nothing). */
+export function fieldOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    return (error as InvalidRequestError).field;
+  }
+  return undefined;
 }

@@ -1,26 +1,17 @@
 /** Bad input to client.realtime() and to a session's methods: a typed error naming the field. */
 import { afterEach, expect, it } from 'vitest';
-import { createClient, InvalidRequestError, type InferlaneClient } from '../../src/index.js';
+import { createClient, type InferlaneClient } from '../../src/index.js';
 import { mockTarget } from '../../src/testing.js';
 import { decodeWav, wavFromPcm16 } from '../../src/realtime/index.js';
 import { resample } from '../../src/realtime/audio.js';
 import { EnergyVad } from '../../src/realtime/vad.js';
 import { silence, toneSpeech } from '../servers/tone-codec.js';
+import { fieldOf } from './helpers.js';
 
 let client: InferlaneClient;
 afterEach(async () => {
   await client?.close();
 });
-
-const fieldOf = (run: () => unknown): string | undefined => {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidRequestError);
-    return (error as InvalidRequestError).field;
-  }
-  return undefined;
-};
 
 it('names the bad option', () => {
   client = createClient({ targets: [mockTarget({ id: 'text' })] });
