@@ -62,6 +62,12 @@ interface Pending {
 }
 
 const defaultTranscribeRate = 16_000;
+/** Audio kept from before speech starts (detectors start a little late), ms. OpenAI's prefix_padding_ms default. */
+const prerollMs = 300;
+/** Longest turn the session holds in memory, ms: older audio of an endless turn is dropped. */
+const maxTurnMs = 120_000;
+/** How late a realtime endpoint's speech_started may come after the audio it is about, at most, ms. */
+const serverVadSlackMs = 2_000;
 const defaultChunkChars = 80;
 
 let sessionCounter = 0;
@@ -92,6 +98,9 @@ export class RealtimeSession implements AsyncIterable<RealtimeSessionEvent> {
   private waitingCommands: RealtimeCommand[] = [];
   private connectController: AbortController | undefined;
   private inputAudio: Uint8Array[] = [];
+  private inputBytes = 0;
+  /** Between speech-started and speech-stopped (either detector). */
+  private userSpeaking = false;
   private vad: EnergyVad | undefined;
   private current: Pending | undefined;
   /** Inputs that arrived while a response was being cancelled, started in order after it. */
@@ -168,11 +177,20 @@ export class RealtimeSession implements AsyncIterable<RealtimeSessionEvent> {
     const audio = toPcm16Bytes(pcm16);
     if (audio.length === 0) return;
     this.inputAudio.push(audio);
+    this.inputBytes += audio.length;
+    // A turn that never ends keeps its last two minutes.
+    if (this.inputBytes > this.bytesFor(maxTurnMs)) this.keepLastInput(maxTurnMs);
     if (this.path === 'cascaded') {
-      if (this.turnDetection === 'vad') for (const change of this.cascadeVad().push(audio)) this.onLocalSpeech(change);
+      if (this.turnDetection === 'vad') {
+        for (const change of this.cascadeVad().push(audio)) this.onLocalSpeech(change);
+        // Silence between turns is not kept, beyond the moment before speech that detectors miss.
+        if (!this.userSpeaking) this.keepLastInput(prerollMs);
+      }
       return;
     }
     this.forward({ type: 'append-audio', audio });
+    // The endpoint says when speech starts one round trip late: keep a little more of the quiet.
+    if (this.turnDetection === 'vad' && !this.userSpeaking) this.keepLastInput(prerollMs + serverVadSlackMs);
   }
 
   /** Ends the user's turn: the audio since the last turn is answered. */
@@ -187,6 +205,7 @@ export class RealtimeSession implements AsyncIterable<RealtimeSessionEvent> {
   clearAudio(): void {
     this.assertOpen();
     this.inputAudio = [];
+    this.inputBytes = 0;
     this.vad?.reset();
     if (this.path !== 'cascaded') this.forward({ type: 'clear-audio' });
   }
@@ -389,11 +408,13 @@ export class RealtimeSession implements AsyncIterable<RealtimeSessionEvent> {
       case 'session-ready':
         return;
       case 'speech-started':
+        this.userSpeaking = true;
         this.emit({ type: 'speech-started' });
         // Barge-in: the user talks over the answer.
         if (pending) this.cancelCurrent('barge-in');
         return;
       case 'speech-stopped':
+        this.userSpeaking = false;
         this.emit({ type: 'speech-stopped' });
         return;
       case 'input-committed': {
@@ -619,6 +640,7 @@ export class RealtimeSession implements AsyncIterable<RealtimeSessionEvent> {
   }
 
   private onLocalSpeech(change: 'speech-started' | 'speech-stopped'): void {
+    this.userSpeaking = change === 'speech-started';
     this.emit({ type: change });
     if (change === 'speech-started') {
       if (this.current) this.cancelCurrent('barge-in');
@@ -767,9 +789,23 @@ export class RealtimeSession implements AsyncIterable<RealtimeSessionEvent> {
 
   // -- plumbing --------------------------------------------------------------------------------
 
+  private bytesFor(ms: number): number {
+    return Math.round((this.sampleRate * ms) / 1000) * 2;
+  }
+
+  /** Drops buffered input older than the last `ms` (whole samples). */
+  private keepLastInput(ms: number): void {
+    const keep = this.bytesFor(ms);
+    if (this.inputBytes <= keep) return;
+    const all = concatBytes(this.inputAudio);
+    this.inputAudio = [all.slice(all.length - keep)];
+    this.inputBytes = keep;
+  }
+
   private takeInputAudio(): Uint8Array {
     const audio = concatBytes(this.inputAudio);
     this.inputAudio = [];
+    this.inputBytes = 0;
     return audio;
   }
 

@@ -11,7 +11,7 @@ import { openai } from '../../providers/openai/index.js';
 import { openaiRealtime } from '../../providers/openai/realtime.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
 import { startRealtimeServer, type RealtimeEmulation } from '../servers/realtime.js';
-import { toneSpeech } from '../servers/tone-codec.js';
+import { silence, toneSpeech } from '../servers/tone-codec.js';
 import { SessionReader } from './helpers.js';
 
 let voice: RealtimeEmulation;
@@ -138,5 +138,22 @@ it('cascade: false ends the session with an error when the realtime path fails',
   const error = await reader.next('error');
   expect(String((error.error as Error).message)).toMatch(/cascade is off.*AUTHENTICATION_FAILED/);
   expect((await reader.next('closed')).reason).toBe('failed');
+  await s.close();
+});
+
+it('voice detection on the device: the quiet before a turn is not sent to transcription', async () => {
+  voice.script({ refuseStatus: 503 });
+  const { session: s, reader } = session({ turnDetection: 'vad' });
+  await s.ready;
+  for (let second = 0; second < 5; second++) s.sendAudio(silence(1_000, rate)); // 5 s of a quiet room
+  s.sendAudio(toneSpeech('hi', rate));
+  s.sendAudio(silence(300, rate));
+  await reader.next('response-done');
+  const upload = cloud.requests.find((request) => request.route === '/audio/transcriptions')!;
+  const file = (upload.body as { file: { bytes: number } }).file;
+  // 'hi' is 160 ms of tones and gaps; with 300 ms before and the 300 ms after it, at 16 kHz, 16-bit:
+  // about 25 KB. Five seconds of the room would have been 160 KB more.
+  expect(file.bytes).toBeLessThan(32_000);
+  expect(file.bytes).toBeGreaterThan(44 + 2 * 16 * (160 + 200));
   await s.close();
 });
