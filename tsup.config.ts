@@ -10,8 +10,10 @@ export default defineConfig({
     'stores/redis': 'src/stores/redis.ts',
     'stores/indexeddb': 'src/stores/indexeddb.ts',
     'providers/openai': 'providers/openai/index.ts',
+    'providers/openai-realtime': 'providers/openai/realtime.ts',
     'providers/huggingface': 'providers/huggingface/index.ts',
     'providers/transformers': 'providers/transformers/index.ts',
+    'providers/transformers-speech': 'providers/transformers/speech.ts',
     'providers/webllm': 'providers/webllm/index.ts',
     'providers/chrome-ai': 'providers/chrome-ai/index.ts',
     'providers/llamacpp': 'providers/llamacpp/index.ts',
@@ -23,5 +25,5 @@ export default defineConfig({
   splitting: true,
   treeshake: true,
   target: 'es2022',
-  external: ['openai', '@huggingface/inference', '@huggingface/transformers', 'ioredis', '@mlc-ai/web-llm', 'gpt-tokenizer', 'node-llama-cpp'],
+  external: ['openai', '@huggingface/inference', '@huggingface/transformers', 'ioredis', '@mlc-ai/web-llm', 'gpt-tokenizer', 'node-llama-cpp', 'ws'],
 });

@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<unknown> }>> = 
   jobs: () => import('./jobs.js'),
   'cold-start': () => import('./cold-start.js'),
   device: () => import('./device.js'),
+  voice: () => import('./voice.js'),
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -13,6 +13,7 @@ fi
 node scripts/generate-model.mjs --if-missing
 node scripts/generate-asr-model.mjs --if-missing
 node scripts/generate-gguf-model.mjs --if-missing
+node scripts/generate-tts-model.mjs --if-missing
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)

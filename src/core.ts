@@ -12,6 +12,8 @@ export { createClient, CoreClient } from './client/client.js';
 export { microBatching } from './client/micro-batching.js';
 export { batchJobs } from './client/batch-jobs.js';
 export { conversations } from './client/conversations.js';
+export { realtimeSession } from './realtime/session.js';
+export type { RealtimeSessionOptions, RealtimeSessionEvent } from './realtime/types.js';
 export type { BatchJobsOptions, ClientFeature, FeatureName } from './client/features.js';
 export type { ClientEvents, ClientStreamPart, CommonClientOptions, CoreClientOptions, Explanation } from './client/options.js';
 

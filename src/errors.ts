@@ -327,7 +327,8 @@ export function networkFailureCode(error: unknown): string | undefined {
 }
 
 const secretPatterns: [RegExp, string][] = [
-  [/\b(?:sk|hf|gsk|pk|rk)[-_][A-Za-z0-9_-]{8,}/g, '[redacted]'],
+  // ek_: the Realtime API's ephemeral client secrets.
+  [/\b(?:sk|hf|gsk|pk|rk|ek)[-_][A-Za-z0-9_-]{8,}/g, '[redacted]'],
   [/(Bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, '$1[redacted]'],
   [/(api[-_]?key["'=:\s]+)[^\s"',}]+/gi, '$1[redacted]'],
 ];

@@ -128,3 +128,16 @@ export { resolveLatency } from './router/segments.js';
 export { plan, explainPlan } from './router/plan.js';
 export type { Plan, Candidate, PlanRejection, PlanRequest, RejectionCode } from './router/types.js';
 export { estimateTokens } from './tokens.js';
+export { RealtimeSession, realtimeSession, decodeWav, wavFromPcm16 } from './realtime/index.js';
+export type {
+  CascadeOptions,
+  RealtimeHost,
+  RealtimePath,
+  RealtimeResponseStatus,
+  RealtimeRoute,
+  RealtimeSessionEvent,
+  RealtimeSessionOptions,
+  RealtimeSessionTool,
+  RealtimeStage,
+  VadSettings,
+} from './realtime/index.js';

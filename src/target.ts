@@ -6,7 +6,7 @@
  * users call `client.generate`, `client.embed`...
  *
  * Owns: the contract's types and the small helpers every side shares (finish reasons, stop
- * sequences, merging usage reports). Imports: nothing.
+ * sequences, merging usage reports, writing a WAV file). Imports: nothing.
  */
 
 /** What a target can produce. */
@@ -361,6 +361,84 @@ export interface PromptCacheSettings {
   acceptsKey?: boolean;
 }
 
+/**
+ * A speech-to-speech session endpoint (OpenAI's Realtime API and the like): one socket per
+ * session, audio and text in, audio and transcript out. The session object of `client.realtime()`
+ * (src/realtime) drives it with provider-neutral commands and reads provider-neutral events; the
+ * adapter maps both onto its wire protocol. Realtime is a capability, not a flag (STYLE.md rule 5).
+ */
+export interface RealtimeCapability {
+  /** Longest a session may run at the provider, ms (OpenAI: 60 minutes); the session closes itself then. */
+  maxSessionMs: number;
+  /** The PCM16 little-endian mono sample rate the connection sends and receives, Hz (OpenAI: 24,000). */
+  sampleRate: number;
+  /** Opens one session. Rejects (a typed error) when the endpoint refuses, or when `ctx.signal` aborts first. */
+  connect(options: RealtimeConnectOptions, ctx: RealtimeContext): Promise<RealtimeConnection>;
+}
+
+/** A function the model may call inside a session (JSON Schema parameters, as OpenAI's tools). */
+export interface RealtimeTool {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments. */
+  parameters?: Record<string, unknown>;
+}
+
+/** One message of the history a connection starts with (a reconnect restores the conversation this way). */
+export interface RealtimeHistoryItem {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface RealtimeConnectOptions {
+  instructions?: string;
+  voice?: string;
+  tools?: RealtimeTool[];
+  /** `vad`: the provider detects speech and answers when it stops; `manual`: only on `commitAudio` + `createResponse`. */
+  turnDetection: 'vad' | 'manual';
+  /** Added to the provider's conversation before anything else is sent. */
+  history?: RealtimeHistoryItem[];
+  /** Receives every event of the connection, in order, until `closed`. */
+  onEvent(event: RealtimeServerEvent): void;
+}
+
+export interface RealtimeContext {
+  /** Aborts the connection attempt (the session's budget or its caller). */
+  signal: AbortSignal;
+}
+
+/** Commands a session sends; the adapter maps each to its wire events. */
+export type RealtimeCommand =
+  | { type: 'append-audio'; audio: Uint8Array }
+  | { type: 'commit-audio' }
+  | { type: 'clear-audio' }
+  | { type: 'add-text'; text: string }
+  | { type: 'add-tool-output'; callId: string; output: string }
+  | { type: 'create-response' }
+  | { type: 'cancel-response' };
+
+/** Events a connection reports, provider-neutral. Audio is PCM16 LE mono at the capability's `sampleRate`. */
+export type RealtimeServerEvent =
+  | { type: 'session-ready' }
+  | { type: 'speech-started' }
+  | { type: 'speech-stopped' }
+  | { type: 'input-committed' }
+  | { type: 'input-transcript'; text: string }
+  | { type: 'response-started'; responseId: string }
+  | { type: 'audio-delta'; responseId: string; audio: Uint8Array }
+  | { type: 'transcript-delta'; responseId: string; text: string }
+  | { type: 'tool-call'; responseId: string; callId: string; name: string; arguments: string }
+  | { type: 'response-done'; responseId: string; status: 'completed' | 'cancelled' | 'failed' | 'incomplete'; usage?: Usage }
+  | { type: 'error'; error: unknown; fatal: boolean }
+  /** The socket closed. `expected`: by `close()`; else a drop (the session may reconnect) or the provider's session limit. */
+  | { type: 'closed'; expected: boolean; code?: number; reason?: string; sessionExpired?: boolean };
+
+export interface RealtimeConnection {
+  send(command: RealtimeCommand): void;
+  /** Closes the socket; resolves once it is gone (the last event is `closed`, `expected: true`). Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface Target {
   /** Unique in a client, e.g. 'openai:gpt-4.1-mini'. */
   id: string;
@@ -404,6 +482,8 @@ export interface Target {
   doSpeech?(call: SpeechCall, ctx: CallContext): Promise<SpeechResult>;
   doVideo?(call: VideoCall, ctx: CallContext): Promise<VideoResult>;
   batch?: BatchCapability;
+  /** Speech-to-speech sessions (`client.realtime()`); a target with it needs no `do*` method. */
+  realtime?: RealtimeCapability;
   /** Releases sockets, workers, model sessions. */
   close?(): Promise<void>;
 }
@@ -456,6 +536,34 @@ export function cutAtStop(text: string, stop: readonly string[] | undefined): { 
     if (at >= 0 && (cut < 0 || at < cut)) cut = at;
   }
   return cut < 0 ? { text, stopped: false } : { text: text.slice(0, cut), stopped: true };
+}
+
+/**
+ * A RIFF/WAVE file (PCM16 mono) holding `samples`: what speech adapters return and what
+ * transcription calls take, shared by adapters and the core's voice sessions.
+ */
+export function wavFromPcm16(samples: Int16Array, sampleRate: number): Uint8Array {
+  const dataBytes = samples.length * 2;
+  const bytes = new Uint8Array(44 + dataBytes);
+  const view = new DataView(bytes.buffer);
+  const ascii = (offset: number, text: string) => {
+    for (let index = 0; index < text.length; index++) view.setUint8(offset + index, text.charCodeAt(index));
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + dataBytes, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, 1, true);
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * 2, true);
+  view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true);
+  ascii(36, 'data');
+  view.setUint32(40, dataBytes, true);
+  for (let index = 0; index < samples.length; index++) view.setInt16(44 + index * 2, samples[index], true);
+  return bytes;
 }
 
 /** Whether a target's work leaves the device. */

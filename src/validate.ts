@@ -145,8 +145,8 @@ export function validateTargets(targets: unknown): asserts targets is Target[] {
     if (!Array.isArray(target.modalities) || target.modalities.length === 0 || target.modalities.some((m) => !modalities.has(m as string))) {
       throw new InvalidRequestError(`${field}.modalities`, 'must list at least one of text, embedding, image, transcription, speech, video');
     }
-    const hasMethod = operationMethods.some((name) => typeof target[name] === 'function') || isObject(target.batch);
-    if (!hasMethod) throw new InvalidRequestError(field, `target '${target.id}' implements no do* method and no batch endpoint`);
+    const hasMethod = operationMethods.some((name) => typeof target[name] === 'function') || isObject(target.batch) || isObject(target.realtime);
+    if (!hasMethod) throw new InvalidRequestError(field, `target '${target.id}' implements no do* method, no batch endpoint and no realtime sessions`);
     validateTargetFigures(target, field);
   });
 }

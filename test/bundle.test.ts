@@ -13,6 +13,7 @@ const browserEntries: Record<string, string> = {
   'inferlane/testing': `export * from './src/testing.ts';`,
   'inferlane/stores/indexeddb': `export * from './src/stores/indexeddb.ts';`,
   'inferlane/providers/openai': `export * from './providers/openai/index.ts';`,
+  'inferlane/providers/openai-realtime': `export * from './providers/openai/realtime.ts';`,
 };
 
 /** Text each feature's code carries, whatever the minifier renames (its messages, its store keys). */

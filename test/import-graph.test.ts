@@ -24,7 +24,7 @@ const floors: [floor: number, name: string, paths: string[]][] = [
   [2, 'contracts and target helpers', ['src/types.ts', 'src/cost.ts', 'src/target-runner.ts', 'src/text-bridges.ts', 'src/router/types.ts', 'src/stores/store.ts', 'src/batching/micro-batcher.types.ts', 'src/batching/jobs-types.ts']],
   [3, 'parts', ['src/stats/', 'src/stores/', 'src/conversation/', 'src/batching/']],
   [4, 'routing and execution', ['src/router/', 'src/execute/']],
-  [5, 'client', ['src/client/', 'src/validate.ts']],
+  [5, 'client', ['src/client/', 'src/validate.ts', 'src/realtime/']],
   [6, 'entry points', ['src/index.ts', 'src/core.ts', 'src/testing.ts', 'src/cli.ts']],
 ];
 

@@ -4,12 +4,14 @@
  * configured by the options as they always were; `inferlane/core` offers the lean client
  * instead, which carries only the features passed to it.
  *
- * Imports: batching (settings checks), errors, ./client, ./batch-jobs, ./conversations,
+ * Imports: batching (settings checks), errors, realtime (the voice session), ./client, ./batch-jobs, ./conversations,
  * ./micro-batching, ./options (types).
  */
 import { validateJobsSettings } from '../batching/job-validation.js';
 import { validateMicroBatchSettings } from '../batching/micro-batch-validation.js';
 import { InvalidRequestError } from '../errors.js';
+import { type RealtimeSession, realtimeSession } from '../realtime/session.js';
+import type { RealtimeSessionOptions } from '../realtime/types.js';
 import { batchJobs } from './batch-jobs.js';
 import { CoreClient } from './client.js';
 import { conversations } from './conversations.js';
@@ -20,6 +22,14 @@ import type { ClientOptions, CoreClientOptions } from './options.js';
 export class InferlaneClient extends CoreClient {
   constructor(options: ClientOptions) {
     super(withEveryFeature(options));
+  }
+
+  /**
+   * A voice session: the realtime endpoint, or speech to text, text and speech (src/realtime).
+   * On the lean client (`inferlane/core`), `realtimeSession(client, options)` does the same.
+   */
+  realtime(options: RealtimeSessionOptions = {}): RealtimeSession {
+    return realtimeSession(this, options);
   }
 }
 

@@ -237,6 +237,25 @@ export class Conversation {
     return new Conversation(this.host, id, this.options);
   }
 
+  /**
+   * Records messages that were answered outside `send`/`stream`, e.g. a realtime voice session's
+   * turns (the provider ran them over its own socket). Appended in order, hashes chained, no call
+   * made; `target` is the one that wrote the assistant messages.
+   */
+  async append(messages: Message[], options: { target?: string } = {}): Promise<void> {
+    if (!Array.isArray(messages) || messages.length === 0) throw new InvalidRequestError('messages', 'expected at least one message');
+    messages.forEach((message, index) => {
+      if (typeof message?.content !== 'string' || !['system', 'user', 'assistant', 'tool'].includes(message.role)) {
+        throw new InvalidRequestError(`messages[${index}]`, 'must have a role (system, user, assistant or tool) and string content');
+      }
+    });
+    const counter = await this.tokenCounter();
+    const now = this.host.now();
+    await this.update((record) => {
+      appendMessages(record, counter, messages.map((message) => (message.role === 'assistant' && options.target !== undefined ? Object.assign(plain(message), { target: options.target }) : plain(message))), now);
+    });
+  }
+
   /** The plan `send(text, options)` would follow now (dry run, nothing recorded). */
   async explain(text: string, options: SendOptions = {}): Promise<Plan> {
     const { request } = await this.prepareCall(text, options, {});
