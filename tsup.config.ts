@@ -5,6 +5,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing.ts',
+    provider: 'src/provider.ts',
     cli: 'src/cli.ts',
     'stores/redis': 'src/stores/redis.ts',
     'stores/indexeddb': 'src/stores/indexeddb.ts',
