@@ -19,8 +19,9 @@ export function detectRuntime(): Runtime {
  * (STYLE.md rule 13).
  */
 export function isBrowserLike(): boolean {
-  const g = globalThis as { window?: { document?: unknown }; importScripts?: unknown };
-  return (typeof g.window !== 'undefined' && typeof g.window.document !== 'undefined') || typeof g.importScripts === 'function';
+  const g = globalThis as { window?: { document?: unknown }; document?: unknown; importScripts?: unknown };
+  const page = typeof g.window !== 'undefined' && (typeof g.window.document !== 'undefined' || typeof g.document !== 'undefined');
+  return page || typeof g.importScripts === 'function';
 }
 
 /** An environment variable where the runtime has an environment (Node, Bun, Deno's `process` shim), else undefined; '' counts as unset. */
