@@ -159,6 +159,9 @@ export function huggingface(settings: HuggingFaceSettings): Target {
     kind: settings.kind ?? 'cloud',
     modalities,
     provider: providerName,
+    // Every request carries the call's signal (through the client's fetch), and a stream's body
+    // read fails when it aborts: test/providers/huggingface-contract.test.ts checks both settle fast.
+    honoursAbort: true,
     ...(limits ? { limits } : {}),
     ...(settings.cost ? { cost: settings.cost } : {}),
     ...(settings.expected ? { expected: settings.expected } : {}),
