@@ -13,10 +13,12 @@
  * showing that a broken adapter fails). What each check asks, and the hooks a test server gives,
  * are in docs/providers/writing-an-adapter.md.
  *
- * Imports: ../target.ts, ../errors.ts (floor 1).
+ * Imports: ../target.ts, ../errors.ts, ../time/ (floor 1).
  */
 import { InferlaneError } from '../errors.js';
 import type { CallContext, EmbedCall, FinishReason, Modality, StreamPart, Target, TextCall, TextResult, Usage } from '../target.js';
+import { systemClock } from '../time/clock.js';
+import { sleep } from '../time/sleep.js';
 
 /** What `arrange` may be asked to set up for the target's next call. */
 export type ContractScenario =
@@ -260,7 +262,7 @@ async function checkAbortInFlight(target: Target, options: TargetContractOptions
     const hangs = (await options.arrange?.('hang')) !== false && options.arrange !== undefined;
     const controller = new AbortController();
     const call = invoke(() => target.doGenerate!(frozen(callOf(options)), context(options, controller.signal)));
-    await delay(abortAfterMs);
+    await sleep(abortAfterMs);
     controller.abort();
     const outcome = await settled(call, settle(options));
     expect(outcome.settled, `${target.id}: doGenerate did not settle within ${settle(options)} ms of its abort${hangs ? ' (the request was hanging)' : ''}`);
@@ -278,9 +280,9 @@ async function checkAbortInFlight(target: Target, options: TargetContractOptions
     if (first.done) return;
     controller.abort();
     // Parts already produced may still come; the stream must end (with ABORTED, or its finish) soon.
-    const started = Date.now();
+    const started = systemClock.now();
     for (;;) {
-      const outcome = await settled(invoke(() => iterator.next()), Math.max(1, settle(options) - (Date.now() - started)));
+      const outcome = await settled(invoke(() => iterator.next()), Math.max(1, settle(options) - (systemClock.now() - started)));
       expect(outcome.settled, `${target.id}: a stream went on for more than ${settle(options)} ms after its abort`);
       if (!outcome.ok) {
         expectAborted(target, 'doStream', outcome.error);
@@ -448,7 +450,7 @@ function timeout(options: TargetContractOptions): number {
 }
 
 function context(options: TargetContractOptions, signal: AbortSignal = new AbortController().signal): CallContext {
-  return { signal, deadline: Date.now() + timeout(options), segment: 'interactive', emit() {} };
+  return { signal, deadline: systemClock.now() + timeout(options), segment: 'interactive', emit() {} };
 }
 
 /** A deep-frozen copy: an adapter that writes to the call it was given throws. */
@@ -482,14 +484,14 @@ type Settled = { settled: false } | { settled: true; ok: true; value: unknown } 
 /** How `promise` settled within `ms`, if it did; the timer never outlives the wait. */
 function settled(promise: Promise<unknown>, ms: number): Promise<Settled> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve({ settled: false }), ms);
+    const timer = systemClock.setTimeout(() => resolve({ settled: false }), ms);
     promise.then(
       (value) => {
-        clearTimeout(timer);
+        systemClock.clearTimeout(timer);
         resolve({ settled: true, ok: true, value });
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        systemClock.clearTimeout(timer);
         resolve({ settled: true, ok: false, error });
       },
     );
@@ -502,10 +504,6 @@ async function within<T>(promise: Promise<T>, ms: number, message: string): Prom
   if (!outcome.settled) throw new ContractViolation(`${message} (waited ${ms} ms)`);
   if (!outcome.ok) throw outcome.error;
   return outcome.value as T;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function close(a: number[] | undefined, b: number[] | undefined): boolean {
