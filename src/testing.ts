@@ -6,4 +6,4 @@
 export { mockTarget } from './testing/mock-target.js';
 export type { MockBehaviour, MockTarget, MockTargetOptions, RecordedCall } from './testing/mock-target.js';
 export { ContractViolation, runTargetContract, targetContract } from './testing/target-contract.js';
-export type { ContractCheck, ContractReport, ContractScenario, TargetContractOptions } from './testing/target-contract.js';
+export type { ContractCheck, ContractReport, ContractScenario, TargetContractInput, TargetContractOptions } from './testing/target-contract.js';

@@ -190,6 +190,13 @@ describe('targetContract', () => {
     expect(failed['available() answers available, downloadable or unavailable']).toContain("'yes'");
   });
 
+  it('takes a bare factory when no hook is needed', async () => {
+    const report = await runTargetContract(() => echoAdapter({}));
+    expect(report.failed).toEqual([]);
+    expect(report.passed).toContain('embeddings come back one per input, in input order, whatever the batch');
+    expect(report.skipped.map((skip) => skip.name)).toEqual(['doStream and doGenerate give the same answer to the same call']);
+  });
+
   it('refuses a target factory that is not synchronous (constructing a target does no I/O)', () => {
     expect(() => targetContract({ target: (async () => echoAdapter({})) as never })).toThrow(/synchronously/);
   });
