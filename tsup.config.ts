@@ -6,6 +6,7 @@ export default defineConfig({
     index: 'src/index.ts',
     core: 'src/core.ts',
     testing: 'src/testing.ts',
+    provider: 'src/provider.ts',
     cli: 'src/cli.ts',
     'stores/redis': 'src/stores/redis.ts',
     'stores/indexeddb': 'src/stores/indexeddb.ts',

@@ -2,8 +2,9 @@
  * One base class, a stable code per error (DESIGN.md section 10, STYLE.md rules 7-10).
  * Messages never contain API keys or request bodies.
  *
- * Imports: nothing.
+ * Imports: ./http-status.ts only (floor 1).
  */
+import { isAuthenticationStatus, isRetryableStatus } from './http-status.js';
 
 export type ErrorCode =
   | 'INVALID_REQUEST'
@@ -229,6 +230,14 @@ export function incompleteStreamError(target: string): NetworkError {
   return new NetworkError(`the stream from ${target} ended before a finish reason; the answer is incomplete`, { target });
 }
 
+/**
+ * The error a target throws when the call's signal aborted it (a deadline, a lost hedge, the
+ * caller): the executor tells these apart by looking at its own signals, so one class serves all.
+ */
+export function abortedCallError(target: string, signal?: AbortSignal): AbortedError {
+  return new AbortedError(`${target}: the call was aborted`, { target, cause: signal?.reason });
+}
+
 /** The error of a call made after the client's `close()`. @internal */
 export function closedClientError(): InvalidRequestError {
   return new InvalidRequestError('client', 'is closed (close() ended its targets and store); create a new client');
@@ -261,6 +270,30 @@ export function retryAfterMs(headers: Headers | Record<string, string> | undefin
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
   const date = Date.parse(retryAfter);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now());
+}
+
+export interface StatusErrorOptions {
+  /** The target id carried on the error. */
+  target?: string;
+  /** The whole message, written by the adapter (the provider's words through `redact`, never a key or a request body). */
+  message: string;
+  /** What the provider asked us to wait, ms (`retryAfterMs(headers)`), for the retry policy. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/**
+ * The error class for an HTTP answer with `status` (>= 400), in one place for every adapter
+ * (STYLE.md rule 8): 401/403 `AuthenticationError`; 429 `RateLimitedError`; 408, 409 and 5xx a
+ * retryable `ProviderError`; any other status a final `ProviderError` (the same request would fail
+ * again). The adapter writes the sentence; this decides the class, `retryable` and `status`.
+ */
+export function errorForStatus(status: number, options: StatusErrorOptions): InferlaneError {
+  const { target, message, cause } = options;
+  if (isAuthenticationStatus(status)) return new AuthenticationError(message, { target, status, cause });
+  if (status === 429) return new RateLimitedError(message, { target, status, cause, retryAfterMs: options.retryAfterMs });
+  if (isRetryableStatus(status)) return new ProviderError(message, { target, status, cause, retryable: true, retryAfterMs: options.retryAfterMs });
+  return new ProviderError(message, { target, status, cause, retryable: false, retryAfterMs: options.retryAfterMs });
 }
 
 /** Normalises anything thrown into an InferlaneError without leaking request data. */
@@ -338,4 +371,13 @@ export function redact(text: string): string {
   let out = text;
   for (const [pattern, replacement] of secretPatterns) out = out.replace(pattern, replacement);
   return out;
+}
+
+/**
+ * A provider's own words made fit for an error message: secrets redacted, whitespace collapsed,
+ * clipped to `maxLength` characters (provider bodies can be pages long).
+ */
+export function providerText(text: string, maxLength = 300): string {
+  const clean = redact(text).replace(/\s+/g, ' ').trim();
+  return clean.length > maxLength ? `${clean.slice(0, maxLength)}...` : clean;
 }

@@ -38,12 +38,23 @@ export interface Usage {
   /** Input tokens written to a provider cache (breakpoint providers). */
   cacheWriteTokens?: number;
   totalTokens?: number;
+  /** Of `outputTokens`, those the model spent reasoning before it answered (OpenAI `reasoning_tokens`). */
+  reasoningTokens?: number;
   /** Seconds of audio processed or produced. */
   audioSeconds?: number;
   images?: number;
+  /**
+   * The processing tier that served the call, as the provider names it (OpenAI `service_tier`:
+   * 'default', 'flex', 'priority', 'scale'). Prices differ per tier.
+   */
+  serviceTier?: string;
 }
 
-export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
+/**
+ * Why the answer ended. `refusal`: the model declined to answer; the text (or the stream's text
+ * deltas) is its refusal message, not an answer (OpenAI `message.refusal`).
+ */
+export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'refusal' | 'error' | 'other';
 
 /** One text-generation call, as the executor hands it to a target. */
 export interface TextCall {
@@ -242,11 +253,23 @@ export interface ProviderBatch {
   /** ms since epoch */
   expiresAt?: number;
   metadata?: Record<string, string>;
+  /** Why the provider refused or failed the batch as a whole (OpenAI `errors.data`), in its words. */
+  errors?: BatchError[];
+  /** Tokens the whole batch used, when the provider reports it. */
+  usage?: Usage;
+}
+
+/** One reason a provider gave for failing a batch; `line` is the 1-based line of the input file it is about. */
+export interface BatchError {
+  code: string;
+  message: string;
+  line?: number;
+  param?: string;
 }
 
 export type BatchItemResult =
   | { customId: string; ok: true; text?: TextResult; embedding?: number[]; usage?: Usage }
-  | { customId: string; ok: false; error: { code: string; message: string; status?: number } };
+  | { customId: string; ok: false; error: { code: string; message: string; status?: number; line?: number } };
 
 export interface BatchSubmitOptions {
   operation: BatchOperation;

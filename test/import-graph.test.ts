@@ -20,12 +20,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * then the client that composes them, then the package's entry points.
  */
 const floors: [floor: number, name: string, paths: string[]][] = [
-  [1, 'ground', ['src/errors.ts', 'src/target.ts', 'src/time/', 'src/tokens.ts', 'src/runtime.ts', 'src/random.ts', 'src/validation/']],
+  [1, 'ground', ['src/errors.ts', 'src/http-status.ts', 'src/target.ts', 'src/time/', 'src/tokens.ts', 'src/runtime.ts', 'src/random.ts', 'src/validation/']],
   [2, 'contracts and target helpers', ['src/types.ts', 'src/cost.ts', 'src/target-runner.ts', 'src/text-bridges.ts', 'src/router/types.ts', 'src/stores/store.ts', 'src/batching/micro-batcher.types.ts', 'src/batching/jobs-types.ts']],
   [3, 'parts', ['src/stats/', 'src/stores/', 'src/conversation/', 'src/batching/']],
   [4, 'routing and execution', ['src/router/', 'src/execute/']],
   [5, 'client', ['src/client/', 'src/validate.ts', 'src/realtime/']],
-  [6, 'entry points', ['src/index.ts', 'src/core.ts', 'src/testing.ts', 'src/cli.ts']],
+  [6, 'entry points', ['src/index.ts', 'src/core.ts', 'src/provider.ts', 'src/testing.ts', 'src/testing/', 'src/cli.ts']],
 ];
 
 /**

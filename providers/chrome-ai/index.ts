@@ -9,11 +9,10 @@
  *
  * One session per call: the conversation history goes in `initialPrompts`, the last message is
  * prompted, and the session is destroyed afterwards, so calls never leak context into each other.
- * Nothing here touches the network. Imports src/target.ts and src/errors.ts only.
+ * Nothing here touches the network. Imports the provider kit (src/provider.ts) only.
  */
-import { AbortedError, ContextOverflowError, InvalidRequestError, ProviderError, TargetUnavailableError, toInferlaneError } from '../../src/errors.js';
-import type { Availability, CallContext, KvGeometry, Message, StreamPart, Target, TextCall, TextResult, Usage } from '../../src/target.js';
-import { cutAtStop } from '../../src/target.js';
+import { abortedCallError, ContextOverflowError, cutAtStop, InvalidRequestError, ProviderError, TargetUnavailableError, toInferlaneError } from '../../src/provider.js';
+import type { Availability, CallContext, KvGeometry, Message, StreamPart, Target, TextCall, TextResult, Usage } from '../../src/provider.js';
 
 /** The pieces of the Prompt API this adapter uses. */
 export interface PromptApiMessage {
@@ -74,7 +73,7 @@ export function chromeAI(settings: ChromeAISettings = {}): ChromeAITarget {
   const entry = (): PromptApiStatic | undefined =>
     settings.languageModel ?? (globalThis as { LanguageModel?: PromptApiStatic }).LanguageModel;
 
-  const aborted = (signal: AbortSignal) => new AbortedError(`${id}: the call was aborted`, { target: id, cause: signal.reason });
+  const aborted = (signal: AbortSignal) => abortedCallError(id, signal);
 
   /** DOMException names of the Prompt API mapped onto our classes. */
   const mapError = (error: unknown, signal: AbortSignal): Error => {

@@ -8,7 +8,7 @@
  *   number[]       one pooled vector, when a single input was sent
  *   number[][]     token vectors of a single input, when the batch dimension was dropped
  */
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '../../src/provider.js';
 
 type Nested = number | Nested[];
 

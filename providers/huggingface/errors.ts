@@ -1,8 +1,9 @@
 /**
  * Maps every failure of the Hugging Face client onto inferlane's error classes, in one place
- * (STYLE.md rule 8). Failures with an HTTP response are mapped by status; failures without one
- * (connection refused or reset, DNS) become `NetworkError`; aborts keep the reason the executor
- * gave the signal (a deadline, a losing hedge) or become `AbortedError`.
+ * (STYLE.md rule 8). Failures with an HTTP response are mapped by status (`errorForStatus`, the
+ * provider kit's one rule); failures without one (connection refused or reset, DNS) become
+ * `NetworkError`; aborts keep the reason the executor gave the signal (a deadline, a losing hedge)
+ * or become `AbortedError`.
  *
  * The client's HTTP errors do not carry response headers, so the adapter wraps `fetch` and hands
  * the last response it saw (`ObservedExchange`) to this function, which reads `retry-after` there.
@@ -16,17 +17,16 @@ import {
 } from '@huggingface/inference';
 import {
   AbortedError,
-  AuthenticationError,
+  errorForStatus,
   InferlaneError,
-  NetworkError,
-  ProviderError,
-  RateLimitedError,
   isAbortError,
   isNetworkFailure,
+  NetworkError,
   networkFailureCode,
-  redact,
+  ProviderError,
+  providerText,
   retryAfterMs,
-} from '../../src/errors.js';
+} from '../../src/provider.js';
 
 /** What the adapter's fetch wrapper saw during one call. */
 export interface ObservedExchange {
@@ -96,28 +96,24 @@ export function mapHuggingFaceError(error: unknown, context: MapErrorContext): I
 function fromStatus(status: number, source: string, detail: string, cause: unknown, context: MapErrorContext): InferlaneError {
   const { target } = context;
   const headers = context.observed?.response?.status === status ? context.observed.response.headers : undefined;
-  const retryAfterMs = parseRetryAfter(headers, context.now ?? Date.now) ?? estimatedLoadingMs(cause);
-  if (status === 401 || status === 403) {
-    return new AuthenticationError(`${target}: ${status === 401 ? 'the access token was refused' : 'the access token may not use this model'} (HTTP ${status}); check accessToken or HF_TOKEN`, {
-      target,
-      status,
-      cause,
-    });
-  }
-  if (status === 429) {
-    return new RateLimitedError(`${target}: ${source} is rate limiting (HTTP 429): ${detail}`, { target, retryAfterMs, cause });
-  }
+  const retryAfter = parseRetryAfter(headers, context.now ?? Date.now) ?? estimatedLoadingMs(cause);
   if (status === 200) {
     // An error event inside a stream that had started: the provider failed mid-answer.
     return new ProviderError(`${target} failed while streaming: ${detail}`, { target, status, retryable: true, cause });
   }
-  // 408/409 and 5xx are worth another try (openai-node's policy); 503 is also HF's "model loading".
-  const retryable = status === 408 || status === 409 || status >= 500;
-  const loading = status === 503 ? ' (the model may be loading)' : '';
-  return new ProviderError(`${target}: ${source} answered HTTP ${status}${loading}: ${detail}`, { target, status, retryable, retryAfterMs, cause });
+  let message: string;
+  if (status === 401 || status === 403) {
+    message = `${target}: ${status === 401 ? 'the access token was refused' : 'the access token may not use this model'} (HTTP ${status}); check accessToken or HF_TOKEN`;
+  } else if (status === 429) {
+    message = `${target}: ${source} is rate limiting (HTTP 429): ${detail}`;
+  } else {
+    // 503 is also HF's "model loading": retryable, with the wait HF estimated.
+    message = `${target}: ${source} answered HTTP ${status}${status === 503 ? ' (the model may be loading)' : ''}: ${detail}`;
+  }
+  return errorForStatus(status, { target, message, retryAfterMs: retryAfter, cause });
 }
 
-/** Retry-After parsing lives in one place for every adapter: see `retryAfterMs` in src/errors.ts. */
+/** Retry-After parsing lives in one place for every adapter: see `retryAfterMs` in the provider kit. */
 export const parseRetryAfter = retryAfterMs;
 
 /** HF's 503 "model is loading" body carries `estimated_time` in seconds. */
@@ -142,8 +138,7 @@ function describe(body: unknown, fallback: string): string {
 }
 
 function clip(text: string): string {
-  const clean = redact(text).replace(/\s+/g, ' ').trim();
-  return clean.length > maxDetailLength ? `${clean.slice(0, maxDetailLength)}...` : clean;
+  return providerText(text, maxDetailLength);
 }
 
 function networkReason(error: unknown): string {

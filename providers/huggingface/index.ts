@@ -4,7 +4,7 @@
  * (`provider: 'auto' | 'groq' | 'hf-inference' ...`) or a dedicated endpoint (`endpointUrl`:
  * Inference Endpoints, TGI, TEI, or a local server).
  *
- * Imports: src/target.ts, src/errors.ts and this folder only (DESIGN.md section 3).
+ * Imports: the provider kit (src/provider.ts) and this folder only, as any third-party adapter would.
  *
  * Two choices that keep the executor in charge of time:
  * - the client's own retry on 503 ("model loading") re-requests at once and without limit, so it
@@ -15,7 +15,7 @@
  */
 import { InferenceClient } from '@huggingface/inference';
 import type { InferenceProviderOrPolicy, Options as ClientOptions } from '@huggingface/inference';
-import { incompleteStreamError, InvalidRequestError } from '../../src/errors.js';
+import { environmentVariable, finishReasonOf, incompleteStreamError, InvalidRequestError, isBrowserLike } from '../../src/provider.js';
 import type {
   CallContext,
   EmbedCall,
@@ -34,8 +34,7 @@ import type {
   TranscribeCall,
   TranscribeResult,
   Usage,
-} from '../../src/target.js';
-import { finishReasonOf } from '../../src/target.js';
+} from '../../src/provider.js';
 import { toEmbeddingMatrix } from './embeddings.js';
 import { mapHuggingFaceError, type ObservedExchange } from './errors.js';
 
@@ -120,7 +119,7 @@ export function huggingface(settings: HuggingFaceSettings): Target {
   const modalities: HuggingFaceModality[] = settings.modalities ? [...new Set(settings.modalities)] : ['text'];
   const id = settings.id ?? `hf:${endpointUrl ? 'endpoint' : provider}:${model}`;
   const accessToken = settings.accessToken ?? readEnvironmentToken();
-  if (accessToken && isBrowser() && !settings.dangerouslyAllowBrowser) {
+  if (accessToken && isBrowserLike() && !settings.dangerouslyAllowBrowser) {
     throw new InvalidRequestError(
       'accessToken',
       'a secret token in a browser page is readable by every visitor; proxy the calls through a server or pass dangerouslyAllowBrowser: true',
@@ -160,6 +159,9 @@ export function huggingface(settings: HuggingFaceSettings): Target {
     kind: settings.kind ?? 'cloud',
     modalities,
     provider: providerName,
+    // Every request carries the call's signal (through the client's fetch), and a stream's body
+    // read fails when it aborts: test/providers/huggingface-contract.test.ts checks both settle fast.
+    honoursAbort: true,
     ...(limits ? { limits } : {}),
     ...(settings.cost ? { cost: settings.cost } : {}),
     ...(settings.expected ? { expected: settings.expected } : {}),
@@ -390,11 +392,6 @@ function validate(settings: HuggingFaceSettings): void {
 }
 
 function readEnvironmentToken(): string | undefined {
-  const environment = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  const token = environment?.HF_TOKEN;
+  const token = environmentVariable('HF_TOKEN');
   return token && token.trim() !== '' ? token : undefined;
-}
-
-function isBrowser(): boolean {
-  return typeof (globalThis as { window?: unknown }).window !== 'undefined' && typeof (globalThis as { document?: unknown }).document !== 'undefined';
 }

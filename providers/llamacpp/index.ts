@@ -25,7 +25,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaGrammar, LlamaModel } from 'node-llama-cpp';
-import { AbortedError, InferlaneError, InvalidRequestError, ProviderError, TargetUnavailableError, toInferlaneError } from '../../src/errors.js';
+import { AbortedError, InferlaneError, InvalidRequestError, ProviderError, TargetUnavailableError, toInferlaneError } from '../../src/provider.js';
 import type {
   Availability,
   CallContext,
@@ -41,8 +41,8 @@ import type {
   TextCall,
   TextResult,
   Usage,
-} from '../../src/target.js';
-import { cutAtStop } from '../../src/target.js';
+} from '../../src/provider.js';
+import { cutAtStop } from '../../src/provider.js';
 import { ggufFacts, ggufProblems, readGgufHeader, type GgufFacts } from './gguf.js';
 import { markLog, reasonSince, sharedLlama, type LlamaLibrary } from './binary.js';
 import { SequenceCache, type SequenceCacheCounters } from './sequence-cache.js';

@@ -1,101 +1,63 @@
 /**
- * The OpenAI Batch API as a `BatchCapability` (STYLE.md rule 5; DESIGN.md section 7).
+ * The OpenAI Batch API calls behind `target.batch` (STYLE.md rule 5; DESIGN.md section 7), loaded
+ * on the first batch call (see batch-capability.ts), so a chat-only bundle does not carry them.
  *
- * One endpoint per provider batch; JSONL lines `{custom_id, method, url, body}`; results
- * are read from both the output and the error file, streamed line by line, and matched by
- * `custom_id`, never by order. Spec: https://platform.openai.com/docs/guides/batch
+ * One endpoint per provider batch; JSONL lines from batch-lines.ts; results are read from both the
+ * output and the error file, streamed line by line, and matched by `custom_id`, never by order. A
+ * batch the provider failed as a whole (validation: `errors.data`) still answers every item, each
+ * with the provider's reason. Spec: https://platform.openai.com/docs/guides/batch
  */
 import type OpenAI from 'openai';
 import { toFile } from 'openai';
-import { InvalidRequestError, redact } from '../../src/errors.js';
-import type {
-  BatchCapability,
-  BatchContext,
-  BatchItem,
-  BatchItemResult,
-  BatchOperation,
-  BatchStatus,
-  BatchSubmitOptions,
-  ProviderBatch,
-} from '../../src/target.js';
-import { buildChatBody, mapChatCompletion, mapUsage, type MaxTokensParameter, type WireChatCompletion, type WireUsage } from './chat.js';
+import {
+  InvalidRequestError,
+  redact,
+  type BatchContext,
+  type BatchError,
+  type BatchItem,
+  type BatchItemResult,
+  type BatchStatus,
+  type BatchSubmitOptions,
+  type ProviderBatch,
+  type Usage,
+} from '../../src/provider.js';
+import { batchEndpoints, batchLine, checkCompletionWindow, completionWindow, type LineModels } from './batch-lines.js';
+import { mapChatCompletion, mapUsage, type WireChatCompletion, type WireUsage } from './chat-response.js';
+import { embeddingVector } from './embed.js';
 import { mapOpenAIError } from './errors.js';
 import { readLines } from './lines.js';
 
-/** Batch API settings of an `openai()` target. */
-export interface OpenAIBatchSettings {
-  /** Passed as `completion_window`. @default '24h' (the only window OpenAI accepts today) */
-  completionWindow?: string;
-  /** Batch price relative to online prices. @default 0.5 */
-  priceMultiplier?: number;
-  /** Suggested poll interval for the jobs layer, ms. @default 30_000 */
-  pollIntervalMs?: number;
-  /** Lines per batch file. @default 50_000 */
-  maxItems?: number;
-  /** Bytes per batch file. @default 209_715_200 (200 MB) */
-  maxBytes?: number;
-  /** Embedding inputs per batch. @default 50_000 */
-  maxEmbeddingInputs?: number;
-  /** Batches `findByMetadata` reads at most before it stops. @default 1_000 */
-  maxScan?: number;
-  /** `findByMetadata` stops at batches older than this, ms. @default 172_800_000 (48 h) */
-  maxAgeMs?: number;
-}
-
-export interface OpenAIBatchCapability extends BatchCapability {
-  /** Suggested poll interval, ms (the jobs layer adds backoff and jitter). */
-  pollIntervalMs: number;
-}
-
-export interface BatchDependencies {
+export interface BatchDependencies extends LineModels {
   target: string;
-  model: string;
-  embeddingModel: string;
-  maxTokensParameter: MaxTokensParameter;
   client(): OpenAI;
   now: () => number;
 }
 
-const endpoints: Record<BatchOperation, '/v1/chat/completions' | '/v1/embeddings'> = {
-  text: '/v1/chat/completions',
-  embedding: '/v1/embeddings',
-};
+export interface BatchLimits {
+  maxItems: number;
+  maxBytes: number;
+  maxEmbeddingInputs: number;
+  maxScan: number;
+  maxAgeMs: number;
+  /** The window from the target's settings, checked already. */
+  completionWindow?: string;
+}
 
-const knownStatuses = new Set<BatchStatus>([
-  'validating',
-  'in_progress',
-  'finalizing',
-  'completed',
-  'failed',
-  'expired',
-  'cancelling',
-  'cancelled',
-]);
+/** The capability's asynchronous half. */
+export interface BatchApi {
+  submit(items: BatchItem[], options: BatchSubmitOptions, ctx: BatchContext): Promise<ProviderBatch>;
+  findByMetadata(key: string, value: string, ctx: BatchContext): Promise<ProviderBatch[]>;
+  status(id: string, ctx: BatchContext): Promise<ProviderBatch>;
+  cancel(id: string, ctx: BatchContext): Promise<ProviderBatch>;
+  results(batch: ProviderBatch, ctx: BatchContext): AsyncGenerator<BatchItemResult>;
+}
 
+const knownStatuses = new Set<BatchStatus>(['validating', 'in_progress', 'finalizing', 'completed', 'failed', 'expired', 'cancelling', 'cancelled']);
 const encoder = new TextEncoder();
 
-export function createBatchCapability(settings: OpenAIBatchSettings, deps: BatchDependencies): OpenAIBatchCapability {
-  const maxItems = settings.maxItems ?? 50_000;
-  const maxBytes = settings.maxBytes ?? 200 * 1024 * 1024;
-  const maxEmbeddingInputs = settings.maxEmbeddingInputs ?? 50_000;
-  const maxScan = settings.maxScan ?? 1_000;
-  const maxAgeMs = settings.maxAgeMs ?? 48 * 3_600_000;
+export function batchApi(deps: BatchDependencies, limits: BatchLimits): BatchApi {
   const { target } = deps;
-
-  const line = (item: BatchItem): string => {
-    const url = endpoints[item.operation];
-    if (!url) throw new InvalidRequestError('items[].operation', `must be 'text' or 'embedding', got '${String(item.operation)}'`);
-    let body: Record<string, unknown>;
-    if (item.operation === 'text') {
-      if (!item.call) throw new InvalidRequestError(`items[${item.customId}].call`, 'a text item needs a call');
-      body = buildChatBody(item.call, { model: deps.model, maxTokensParameter: deps.maxTokensParameter });
-    } else {
-      if (typeof item.input !== 'string') throw new InvalidRequestError(`items[${item.customId}].input`, 'an embedding item needs one input string');
-      body = { model: deps.embeddingModel, input: item.input, encoding_format: 'float' };
-      if (item.dimensions !== undefined) body.dimensions = item.dimensions;
-    }
-    return JSON.stringify({ custom_id: item.customId, method: 'POST', url, body });
-  };
+  const fail = (error: unknown, ctx: BatchContext) => mapOpenAIError(error, { target, signal: ctx.signal, now: deps.now });
 
   /**
    * Calls the client and maps any failure. Each call gets its own signal, aborted with the
@@ -110,46 +72,53 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
     try {
       return await run(deps.client(), request.signal);
     } catch (error) {
-      throw mapOpenAIError(error, { target, signal: ctx.signal, now: deps.now });
+      throw fail(error, ctx);
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
   };
 
-  const capability: OpenAIBatchCapability = {
-    maxItems,
-    maxBytes,
-    maxEmbeddingInputs,
-    priceMultiplier: settings.priceMultiplier ?? 0.5,
-    pollIntervalMs: settings.pollIntervalMs ?? 30_000,
+  /** Every line of a file, as it arrives (the caller's own signal: the body is read after `guard` returns). */
+  async function* fileLines(fileId: string, ctx: BatchContext): AsyncGenerator<string> {
+    const response = await guard(ctx, (client) => client.files.content(fileId, { signal: ctx.signal }));
+    const lines = readLines(response.body as ReadableStream<Uint8Array> | null)[Symbol.asyncIterator]();
+    try {
+      while (true) {
+        let next: IteratorResult<string>;
+        try {
+          next = await lines.next();
+        } catch (error) {
+          throw fail(error, ctx);
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      await lines.return?.(undefined);
+    }
+  }
 
-    // The line plus its newline: the sum over items is the uploaded file's size.
-    itemBytes: (item) => encoder.encode(line(item)).length + 1,
-
+  const api: BatchApi = {
     async submit(items, options, ctx) {
-      validateSubmit(items, options, { maxItems, maxEmbeddingInputs });
+      validateSubmit(items, options, limits);
       const seen = new Set<string>();
       const lines: string[] = [];
       for (const item of items) {
         if (seen.has(item.customId)) throw new InvalidRequestError('items[].customId', `'${item.customId}' appears twice; results are matched by it`);
         seen.add(item.customId);
-        lines.push(line(item));
+        lines.push(batchLine(item, deps));
       }
       const bytes = encoder.encode(`${lines.join('\n')}\n`);
-      if (bytes.length > maxBytes) {
-        throw new InvalidRequestError('items', `the batch file would be ${bytes.length} bytes; the limit is ${maxBytes}`);
+      if (bytes.length > limits.maxBytes) {
+        throw new InvalidRequestError('items', `the batch file would be ${bytes.length} bytes; the limit is ${limits.maxBytes}`);
       }
       const batch = await guard(ctx, async (client, signal) => {
-        const file = await client.files.create(
-          { file: await toFile(bytes, 'batch.jsonl', { type: 'application/jsonl' }), purpose: 'batch' },
-          { signal },
-        );
+        const file = await client.files.create({ file: await toFile(bytes, 'batch.jsonl', { type: 'application/jsonl' }), purpose: 'batch' }, { signal });
         return client.batches.create(
           {
             input_file_id: file.id,
-            endpoint: endpoints[options.operation],
-            // OpenAI types the window as the literal '24h'; other servers may take more.
-            completion_window: (options.completionWindow ?? settings.completionWindow ?? '24h') as '24h',
+            endpoint: batchEndpoints[options.operation],
+            completion_window: (options.completionWindow ?? limits.completionWindow ?? completionWindow) as '24h',
             metadata: options.metadata,
           },
           { signal },
@@ -161,11 +130,11 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
     async findByMetadata(key, value, ctx) {
       return guard(ctx, async (client, signal) => {
         const found: ProviderBatch[] = [];
-        const oldest = deps.now() - maxAgeMs;
+        const oldest = deps.now() - limits.maxAgeMs;
         let scanned = 0;
         // The list is newest first; the cursor page auto-paginates on `for await`.
         for await (const batch of client.batches.list({ limit: 100 }, { signal })) {
-          if (++scanned > maxScan) break;
+          if (++scanned > limits.maxScan) break;
           if (typeof batch.created_at === 'number' && batch.created_at * 1000 < oldest) break;
           if (batch.metadata?.[key] === value) found.push(normaliseBatch(batch));
         }
@@ -181,53 +150,71 @@ export function createBatchCapability(settings: OpenAIBatchSettings, deps: Batch
       return normaliseBatch(await guard(ctx, (client, signal) => client.batches.cancel(id, { signal })));
     },
 
-    results(batch, ctx) {
-      return readResults(batch, ctx);
+    async *results(batch, ctx) {
+      let current = batch;
+      if (current.outputFileId === undefined && current.errorFileId === undefined) current = await api.status(batch.id, ctx);
+      // One result per custom_id (DataLoader's rule) even if a server lists an item in both files.
+      const seen = new Set<string>();
+      for (const fileId of [current.outputFileId, current.errorFileId]) {
+        if (!fileId) continue;
+        for await (const line of fileLines(fileId, ctx)) {
+          const result = parseResultLine(line);
+          if (!result || seen.has(result.customId)) continue;
+          seen.add(result.customId);
+          yield result;
+        }
+      }
+      if (current.status === 'failed' && seen.size === 0 && current.inputFileId) yield* failedItems(current, ctx);
     },
   };
 
-  async function* readResults(batch: ProviderBatch, ctx: BatchContext): AsyncGenerator<BatchItemResult> {
-    let current = batch;
-    if (current.outputFileId === undefined && current.errorFileId === undefined) current = await capability.status(batch.id, ctx);
-    // One result per custom_id (DataLoader's rule) even if a server lists an item in both files.
-    const seen = new Set<string>();
-    for (const fileId of [current.outputFileId, current.errorFileId]) {
-      if (!fileId) continue;
-      // The caller's own signal: the body is read after this call returns and must stay abortable.
-      const response = await guard(ctx, (client) => client.files.content(fileId, { signal: ctx.signal }));
-      const lines = readLines(response.body as ReadableStream<Uint8Array> | null)[Symbol.asyncIterator]();
-      while (true) {
-        let next: IteratorResult<string>;
-        try {
-          next = await lines.next();
-        } catch (error) {
-          throw mapOpenAIError(error, { target, signal: ctx.signal, now: deps.now });
-        }
-        if (next.done) break;
-        const result = parseResultLine(next.value);
-        if (!result || seen.has(result.customId)) continue;
-        seen.add(result.customId);
-        yield result;
+  /**
+   * A batch the provider failed as a whole (it never ran) has no output or error file: each item of
+   * its input file gets the provider's reason, the one about its own line when `errors.data` names
+   * lines, else the batch's.
+   */
+  async function* failedItems(batch: ProviderBatch, ctx: BatchContext): AsyncGenerator<BatchItemResult> {
+    const errors = batch.errors ?? [];
+    const byLine = new Map<number, BatchError>();
+    for (const error of errors) if (error.line !== undefined && !byLine.has(error.line)) byLine.set(error.line, error);
+    const general = errors.find((error) => error.line === undefined) ?? errors[0];
+    let lineNumber = 0;
+    for await (const line of fileLines(batch.inputFileId!, ctx)) {
+      lineNumber++;
+      const customId = customIdOf(line);
+      if (customId === undefined) continue;
+      const own = byLine.get(lineNumber);
+      if (own) {
+        yield { customId, ok: false, error: { code: own.code, message: own.message, line: lineNumber } };
+        continue;
       }
+      const reason = general ? `${general.code}: ${general.message}${general.line !== undefined ? ` (line ${general.line})` : ''}` : 'the provider gave no reason';
+      yield { customId, ok: false, error: { code: general?.code ?? 'batch_failed', message: `the provider batch failed before this item ran: ${reason}` } };
     }
   }
 
-  return capability;
+  return api;
 }
 
-function validateSubmit(
-  items: BatchItem[],
-  options: BatchSubmitOptions,
-  limits: { maxItems: number; maxEmbeddingInputs: number },
-): void {
+function customIdOf(line: string): string | undefined {
+  try {
+    const parsed = JSON.parse(line) as { custom_id?: unknown };
+    return typeof parsed?.custom_id === 'string' ? parsed.custom_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function validateSubmit(items: BatchItem[], options: BatchSubmitOptions, limits: BatchLimits): void {
   if (!Array.isArray(items) || items.length === 0) throw new InvalidRequestError('items', 'a batch needs at least one item');
   if (items.length > limits.maxItems) throw new InvalidRequestError('items', `${items.length} items; a batch holds at most ${limits.maxItems}`);
-  if (!endpoints[options.operation]) throw new InvalidRequestError('options.operation', `must be 'text' or 'embedding'`);
+  if (!batchEndpoints[options.operation]) throw new InvalidRequestError('options.operation', `must be 'text' or 'embedding'`);
   const mixed = items.findIndex((item) => item.operation !== options.operation);
   if (mixed !== -1) throw new InvalidRequestError(`items[${mixed}].operation`, `one batch serves one endpoint; expected '${options.operation}'`);
   if (options.operation === 'embedding' && items.length > limits.maxEmbeddingInputs) {
     throw new InvalidRequestError('items', `${items.length} embedding inputs; a batch holds at most ${limits.maxEmbeddingInputs}`);
   }
+  checkCompletionWindow(options.completionWindow, 'completionWindow');
   const pairs = Object.entries(options.metadata ?? {});
   if (pairs.length > 16) throw new InvalidRequestError('options.metadata', `${pairs.length} pairs; OpenAI keeps at most 16`);
   if (typeof options.metadata?.inferlane_job_id !== 'string') throw new InvalidRequestError('options.metadata.inferlane_job_id', 'is required so a restart can find the batch');
@@ -244,6 +231,14 @@ interface WireBatch {
   created_at?: number | null;
   expires_at?: number | null;
   metadata?: Record<string, string> | null;
+  errors?: { data?: { code?: string | null; message?: string | null; line?: number | null; param?: string | null }[] | null } | null;
+  usage?: {
+    input_tokens?: number;
+    output_tokens?: number;
+    total_tokens?: number;
+    input_tokens_details?: { cached_tokens?: number } | null;
+    output_tokens_details?: { reasoning_tokens?: number } | null;
+  } | null;
 }
 
 export function normaliseBatch(batch: WireBatch): ProviderBatch {
@@ -264,6 +259,25 @@ export function normaliseBatch(batch: WireBatch): ProviderBatch {
   if (typeof batch.created_at === 'number') result.createdAt = batch.created_at * 1000;
   if (typeof batch.expires_at === 'number') result.expiresAt = batch.expires_at * 1000;
   if (batch.metadata) result.metadata = { ...batch.metadata };
+  const errors = batch.errors?.data;
+  if (Array.isArray(errors) && errors.length > 0) {
+    result.errors = errors.map((error) => {
+      const out: BatchError = { code: error.code ?? 'batch_failed', message: redact(error.message ?? 'the provider gave no reason') };
+      if (typeof error.line === 'number') out.line = error.line;
+      if (typeof error.param === 'string') out.param = error.param;
+      return out;
+    });
+  }
+  if (batch.usage) {
+    const usage: Usage = {};
+    const wire = batch.usage;
+    if (typeof wire.input_tokens === 'number') usage.inputTokens = wire.input_tokens;
+    if (typeof wire.output_tokens === 'number') usage.outputTokens = wire.output_tokens;
+    if (typeof wire.total_tokens === 'number') usage.totalTokens = wire.total_tokens;
+    if (typeof wire.input_tokens_details?.cached_tokens === 'number') usage.cachedInputTokens = wire.input_tokens_details.cached_tokens;
+    if (typeof wire.output_tokens_details?.reasoning_tokens === 'number') usage.reasoningTokens = wire.output_tokens_details.reasoning_tokens;
+    result.usage = usage;
+  }
   return result;
 }
 
@@ -301,11 +315,10 @@ export function parseResultLine(line: string): BatchItemResult | undefined {
 
   if (Array.isArray(body.data)) {
     const first = (body.data as { embedding?: unknown; index?: number }[]).find((entry) => (entry.index ?? 0) === 0) ?? body.data[0];
-    if (!Array.isArray(first?.embedding)) {
-      return { customId, ok: false, error: { code: 'malformed_result', message: 'the embedding result has no float vector' } };
-    }
+    const vector = embeddingVector(first?.embedding);
+    if (!vector) return { customId, ok: false, error: { code: 'malformed_result', message: 'the embedding result has no vector' } };
     const usage = mapUsage(body.usage as WireUsage | undefined);
-    return usage ? { customId, ok: true, embedding: first.embedding as number[], usage } : { customId, ok: true, embedding: first.embedding as number[] };
+    return usage ? { customId, ok: true, embedding: vector, usage } : { customId, ok: true, embedding: vector };
   }
   const completion = mapChatCompletion(body as WireChatCompletion);
   if (!completion) return { customId, ok: false, error: { code: 'malformed_result', message: 'the chat result has no choice' } };

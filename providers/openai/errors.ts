@@ -1,29 +1,26 @@
 /**
  * The one place where OpenAI client failures become inferlane errors (STYLE.md rule 8).
  *
- * HTTP failures are classed by status; failures without a response (connect, reset, DNS,
- * timeout) are kept apart as `NetworkError`, and aborts become `AbortedError` so the
- * executor can tell a deadline from a caller abort by looking at its own signals.
- * Messages carry the target id, the status and the provider's own words passed through
- * `redact`: never the API key, never the request body.
+ * HTTP failures are classed by status (`errorForStatus`, the kit's one rule); failures without a
+ * response (connect, reset, DNS, timeout) are kept apart as `NetworkError`, and aborts become
+ * `AbortedError` so the executor can tell a deadline from a caller abort by looking at its own
+ * signals. Messages carry the target id, the status and the provider's own words passed through
+ * `providerText` (redacted, clipped): never the API key, never the request body.
  */
 import { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import {
   AbortedError,
-  AuthenticationError,
+  errorForStatus,
   InferlaneError,
-  NetworkError,
-  ProviderError,
-  RateLimitedError,
   isAbortError,
+  isAuthenticationStatus,
   isNetworkFailure,
+  NetworkError,
   networkFailureCode,
-  redact,
+  ProviderError,
+  providerText,
   retryAfterMs,
-} from '../../src/errors.js';
-
-/** Longest provider message we pass on, characters; provider bodies can be long. */
-const maxDetailLength = 300;
+} from '../../src/provider.js';
 
 export interface MapErrorOptions {
   /** The target id set on every error. */
@@ -69,50 +66,62 @@ export function mapOpenAIError(error: unknown, options: MapErrorOptions): Inferl
   }
 
   const message = error instanceof Error ? error.message : String(error);
-  return new ProviderError(`${target} failed: ${detail(message)}`, { target, cause: error, retryable: false });
+  return new ProviderError(`${target} failed: ${providerText(message)}`, { target, cause: error, retryable: false });
 }
 
 function mapStatusError(error: APIError, options: MapErrorOptions): InferlaneError {
   const { target } = options;
   const status = typeof error.status === 'number' ? error.status : undefined;
-  const providerMessage = detail(providerWords(error));
-  const retryAfterMs = parseRetryAfter(error.headers, options.now ?? Date.now);
-
+  const words = providerText(providerWords(error));
   if (status === undefined) {
     // An error event inside an SSE stream: the provider failed mid-answer, worth another try.
-    return new ProviderError(`${target} reported an error mid-stream: ${providerMessage}`, {
-      target,
-      cause: error,
-      retryable: true,
-    });
+    return new ProviderError(`${target} reported an error mid-stream: ${words}`, { target, cause: error, retryable: true });
   }
-  const prefix = `${target} answered ${status}: ${providerMessage}`;
-  if (status === 401 || status === 403) {
-    return new AuthenticationError(`${prefix} (check the apiKey, organization and project)`, { target, status, cause: error });
-  }
-  if (status === 429) {
-    return new RateLimitedError(prefix, { target, status, cause: error, retryAfterMs });
-  }
-  if (status === 408 || status === 409 || status >= 500) {
-    return new ProviderError(prefix, { target, status, cause: error, retryable: true, retryAfterMs });
-  }
-  // 400, 404, 422 and any other 4xx: the same request will fail again.
-  return new ProviderError(prefix, { target, status, cause: error, retryable: false });
+  const message = `${target} answered ${status}: ${words}`;
+  return errorForStatus(status, {
+    target,
+    message: isAuthenticationStatus(status) ? `${message} (check the apiKey, organization and project)` : message,
+    retryAfterMs: retryAfterMs(error.headers, options.now ?? Date.now),
+    cause: error,
+  });
 }
 
-/** Retry-After parsing lives in one place for every adapter: see `retryAfterMs` in src/errors.ts. */
+/** Retry-After parsing lives in one place for every adapter: see `retryAfterMs` in the provider kit. */
 export const parseRetryAfter = retryAfterMs;
 
-/** The provider's own sentence, without openai-node's status prefix. */
+/**
+ * The provider's own sentence, without openai-node's status prefix. OpenAI's envelope
+ * (`{ error: { message } }`, or `{ error: "..." }`) first; else the other shapes servers send: RFC
+ * 9457 problem+json (`title`, `detail`), FastAPI's `{ detail }` (a string, or a list of `{ loc,
+ * msg }` whose `input` echoes the request and is left out), `{ message }`.
+ */
 function providerWords(error: APIError): string {
-  const body = error.error as { message?: unknown } | undefined;
-  if (body && typeof body.message === 'string') return body.message;
+  const inner = error.error as { message?: unknown } | string | undefined;
+  if (typeof inner === 'string' && inner.trim() !== '') return inner;
+  if (inner && typeof inner === 'object' && typeof inner.message === 'string') return inner.message;
+  const body = (error as { body?: unknown }).body;
+  if (body !== null && typeof body === 'object') {
+    const words = bodyWords(body as Record<string, unknown>);
+    if (words) return words;
+  }
   return error.message.replace(/^\d{3}\s+/, '') || 'no message';
 }
 
-function detail(text: string): string {
-  const clean = redact(text).replace(/\s+/g, ' ').trim();
-  return clean.length > maxDetailLength ? `${clean.slice(0, maxDetailLength)}...` : clean;
+function bodyWords(body: Record<string, unknown>): string | undefined {
+  const { title, detail, message } = body;
+  if (Array.isArray(detail)) {
+    const items = detail
+      .map((item) => {
+        if (typeof item === 'string') return item;
+        const { loc, msg } = (item ?? {}) as { loc?: unknown; msg?: unknown };
+        if (typeof msg !== 'string') return undefined;
+        return Array.isArray(loc) ? `${loc.join('.')}: ${msg}` : msg;
+      })
+      .filter((item): item is string => item !== undefined);
+    if (items.length > 0) return items.join('; ');
+  }
+  const parts = [title, detail, message].filter((part): part is string => typeof part === 'string' && part.trim() !== '');
+  return parts.length > 0 ? parts.join(': ') : undefined;
 }
 
 function isNamed(error: unknown, ...names: string[]): boolean {

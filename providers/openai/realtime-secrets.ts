@@ -6,7 +6,7 @@
  *
  * Imports: src/errors.ts only.
  */
-import { AuthenticationError, InvalidRequestError, NetworkError, ProviderError, redact } from '../../src/errors.js';
+import { AuthenticationError, InvalidRequestError, NetworkError, ProviderError, redact } from '../../src/provider.js';
 
 export interface CreateClientSecretOptions {
   /** The secret key (server side). @default process.env.OPENAI_API_KEY */

@@ -16,8 +16,8 @@
  *
  * Imports: src/target.ts and src/errors.ts only.
  */
-import { AuthenticationError, InferlaneError, ProviderError, RateLimitedError, redact } from '../../src/errors.js';
-import type { RealtimeCommand, RealtimeConnectOptions, RealtimeServerEvent, Usage } from '../../src/target.js';
+import { AuthenticationError, InferlaneError, ProviderError, RateLimitedError, redact } from '../../src/provider.js';
+import type { RealtimeCommand, RealtimeConnectOptions, RealtimeServerEvent, Usage } from '../../src/provider.js';
 
 export type RealtimeDialect = 'ga' | 'beta';
 

@@ -12,8 +12,8 @@
  *
  * Imports: src/target.ts and src/errors.ts only, and this folder's realtime-wire.ts.
  */
-import { AbortedError, InvalidRequestError, NetworkError, redact } from '../../src/errors.js';
-import type { RealtimeCapability, RealtimeConnection, RealtimeConnectOptions, RealtimeContext, RealtimeServerEvent, Target } from '../../src/target.js';
+import { AbortedError, InvalidRequestError, NetworkError, redact } from '../../src/provider.js';
+import type { RealtimeCapability, RealtimeConnection, RealtimeConnectOptions, RealtimeContext, RealtimeServerEvent, Target } from '../../src/provider.js';
 import { commandEvent, historyItem, refusedError, type RealtimeDialect, ServerEventReader, sessionUpdate } from './realtime-wire.js';
 
 export { createClientSecret, type ClientSecret, type CreateClientSecretOptions } from './realtime-secrets.js';

@@ -12,9 +12,9 @@
  *
  * Imports: src/target.ts, src/errors.ts, and this folder's index.ts (defaultModelPath).
  */
-import { AbortedError, InvalidRequestError, ProviderError, TargetUnavailableError } from '../../src/errors.js';
-import type { Availability, CallContext, SpeechCall, SpeechResult, Target } from '../../src/target.js';
-import { wavFromPcm16 } from '../../src/target.js';
+import { AbortedError, InvalidRequestError, ProviderError, TargetUnavailableError } from '../../src/provider.js';
+import type { Availability, CallContext, SpeechCall, SpeechResult, Target } from '../../src/provider.js';
+import { wavFromPcm16 } from '../../src/provider.js';
 import { defaultModelPath } from './index.js';
 
 /** The synthesiser the project ships in `models/`: a toy that speaks the tone alphabet. */

@@ -7,11 +7,11 @@
  * `engine.chat.completions.create({ messages, stream, stream_options: { include_usage } })`
  * (OpenAI-shaped responses and chunks), `engine.interruptGenerate()`, `engine.unload()`.
  *
- * Imports src/target.ts and src/errors.ts only.
+ * Imports the provider kit (src/provider.ts) only.
  */
 import PQueue from 'p-queue';
-import { AbortedError, InvalidRequestError, TargetUnavailableError, toInferlaneError } from '../../src/errors.js';
-import type { Availability, CallContext, FinishReason, KvGeometry, StreamPart, Target, TextCall, TextResult, Usage } from '../../src/target.js';
+import { abortedCallError, AbortedError, finishReasonOf, InvalidRequestError, TargetUnavailableError, toInferlaneError } from '../../src/provider.js';
+import type { Availability, CallContext, FinishReason, KvGeometry, StreamPart, Target, TextCall, TextResult, Usage } from '../../src/provider.js';
 
 /** The pieces of a WebLLM engine this adapter uses. */
 export interface WebLLMEngine {
@@ -75,8 +75,6 @@ export interface WebLLMTarget extends Target {
   load(options?: { onProgress?: (report: WebLLMProgress) => void }): Promise<void>;
 }
 
-const finishReasons: Record<string, FinishReason> = { stop: 'stop', length: 'length', abort: 'other', tool_calls: 'tool-calls' };
-
 async function browserHasWebGPU(): Promise<boolean> {
   const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
   if (!gpu) return false;
@@ -131,7 +129,7 @@ export function webllm(settings: WebLLMSettings): WebLLMTarget {
 
   // A WebLLM engine generates one reply at a time; a second request would interleave its state.
   const queue = new PQueue({ concurrency: 1 });
-  const aborted = (signal: AbortSignal) => new AbortedError(`${id}: the call was aborted`, { target: id, cause: signal.reason });
+  const aborted = (signal: AbortSignal) => abortedCallError(id, signal);
   const serialise = async <T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> => {
     try {
       return await queue.add(work, { signal });
@@ -203,7 +201,7 @@ export function webllm(settings: WebLLMSettings): WebLLMTarget {
           const choice = response.choices[0];
           return {
             text: choice?.message.content ?? '',
-            finishReason: finishReasons[choice?.finish_reason ?? 'stop'] ?? 'other',
+            finishReason: finishReasonOf(choice?.finish_reason ?? 'stop'),
             usage: usageOf(response.usage),
             modelId: response.model ?? model,
           };
@@ -237,7 +235,7 @@ export function webllm(settings: WebLLMSettings): WebLLMTarget {
           if (ctx.signal.aborted) throw aborted(ctx.signal);
           const choice = chunk.choices[0];
           if (choice?.delta.content) yield { type: 'text-delta', text: choice.delta.content };
-          if (choice?.finish_reason) finishReason = finishReasons[choice.finish_reason] ?? 'other';
+          if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
           if (chunk.usage) usage = usageOf(chunk.usage);
         }
         if (ctx.signal.aborted) throw aborted(ctx.signal);

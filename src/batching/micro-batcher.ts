@@ -22,6 +22,7 @@ import {
   QueueFullError,
   toInferlaneError,
 } from '../errors.js';
+import { isItemFaultStatus } from '../http-status.js';
 import type { EmbedResult, MicroBatchSettings, Segment, Target, TextCall, TextResult, Usage } from '../target.js';
 import { type Clock, maxTimerMs, systemClock } from '../time/clock.js';
 import { nextTurn } from '../time/next-turn.js';
@@ -714,7 +715,7 @@ export function createMicroBatcher(options: MicroBatcherConstructorOptions): Mic
 function isolatable(error: InferlaneError): boolean {
   if (error.retryable || error.code === 'ABORTED' || error.code === 'DEADLINE_EXCEEDED') return false;
   const status = error.status;
-  return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 404;
+  return status !== undefined && isItemFaultStatus(status);
 }
 
 function recomputeEarliestDeadline(queue: Queue): void {

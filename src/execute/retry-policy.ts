@@ -9,6 +9,7 @@
  */
 import type { InferlaneError } from '../errors.js';
 import { nonNegativeNumber, section } from '../validation/checks.js';
+import { isRequestFaultStatus } from '../http-status.js';
 
 export interface RetrySettings {
   /** Retries per target. @default 2 */
@@ -52,14 +53,11 @@ export interface DecideInput {
   random: () => number;
 }
 
-/** 400 and 422 mean the request itself is wrong: another target would reject it too. */
-const requestFaultStatuses = new Set([400, 413, 422]);
-
 export function decide(input: DecideInput): Decision {
   const { error, settings } = input;
   if (error.code === 'ABORTED') return { action: 'stop', reason: 'aborted by the caller' };
   if (error.code === 'INVALID_REQUEST') return { action: 'stop', reason: 'invalid request' };
-  if (error.code === 'PROVIDER_ERROR' && error.status !== undefined && requestFaultStatuses.has(error.status)) {
+  if (error.code === 'PROVIDER_ERROR' && error.status !== undefined && isRequestFaultStatus(error.status)) {
     return { action: 'stop', reason: `the provider rejected the request (${error.status}); another target would too` };
   }
   if (!error.retryable) return { action: 'next', reason: `${error.code} is not retryable on this target` };

@@ -108,7 +108,7 @@ export interface StreamOutcome {
   attempts: AttemptRecord[];
   text: string;
   usage?: Usage;
-  finishReason: 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
+  finishReason: Extract<StreamPart, { type: 'finish' }>['finishReason'];
   ttftMs?: number;
   totalMs: number;
   replica?: number;

@@ -14,6 +14,7 @@
  * Imports: errors.ts.
  */
 import type { InferlaneError } from '../errors.js';
+import { countsAgainstTarget } from '../http-status.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -59,7 +60,7 @@ export function countsAsTargetFailure(error: Pick<InferlaneError, 'code' | 'stat
   if (neutralCodes.has(error.code)) return false;
   const status = error.status;
   if (status !== undefined && status >= 400 && status < 500) {
-    return status === 401 || status === 403 || status === 408 || status === 409 || status === 429;
+    return countsAgainstTarget(status);
   }
   return true;
 }

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { AbortedError, ContextOverflowError, TargetUnavailableError } from '../../src/errors.js';
 import type { CallContext, ModelProgressEvent, StreamPart } from '../../src/target.js';
 import { chromeAI, type PromptApiMessage, type PromptApiStatic } from '../../providers/chrome-ai/index.js';
+import { targetContract } from '../../src/testing.js';
 
 function context(signal: AbortSignal = new AbortController().signal, events: ModelProgressEvent[] = []): CallContext {
   return { signal, deadline: Date.now() + 10_000, segment: 'interactive', emit: (_name, payload) => events.push(payload) };
@@ -123,4 +124,11 @@ describe('chrome-ai target', () => {
       .catch((caught) => caught);
     expect(denied).toBeInstanceOf(TargetUnavailableError);
   });
+});
+
+describe('chromeAI() keeps the target contract', () => {
+  // The stand-in Prompt API answers every call the same way; it cannot be made to fail, so the
+  // error check sends a call without messages.
+  const checks = targetContract({ target: () => chromeAI({ languageModel: standIn().api }), deterministic: true });
+  for (const check of checks) it(check.name, check.run);
 });

@@ -8,6 +8,7 @@ import { AbortedError, InvalidRequestError, TargetUnavailableError } from '../..
 import { createClient } from '../../src/index.js';
 import type { CallContext, ModelProgressEvent, StreamPart } from '../../src/target.js';
 import { webllm, type WebLLMChunk, type WebLLMEngine, type WebLLMEngineFactory } from '../../providers/webllm/index.js';
+import { targetContract } from '../../src/testing.js';
 
 function context(signal: AbortSignal = new AbortController().signal, events: ModelProgressEvent[] = []): CallContext {
   return { signal, deadline: Date.now() + 10_000, segment: 'interactive', emit: (_name, payload) => events.push(payload) };
@@ -179,4 +180,11 @@ describe('webllm target', () => {
     const target = webllm({ model: 'm', createEngine: standIn().factory, hasWebGPU: () => true });
     await expect(target.doGenerate!({ messages: [] }, context())).rejects.toMatchObject({ field: 'messages' });
   });
+});
+
+describe('webllm() keeps the target contract', () => {
+  // The stand-in engine answers every call the same way; it cannot be made to fail, so the error
+  // check sends a call without messages.
+  const checks = targetContract({ target: () => webllm({ model: 'Qwen2.5-0.5B-Instruct-q4f16_1-MLC', createEngine: standIn().factory, hasWebGPU: () => true }), deterministic: true });
+  for (const check of checks) it(check.name, check.run);
 });

@@ -64,6 +64,11 @@ export interface BatchStoreOptions {
   failItems?: RegExp | ((item: BatchItem) => boolean | { status: number; message?: string });
   /** Lines per batch; more fails validation like OpenAI's limit. @default 50,000 */
   maxLines?: number;
+  /**
+   * Lines that fail the batch's validation (tested against the raw line): the batch ends `failed`
+   * with one `errors.data` entry per such line, naming its line number, as OpenAI reports them.
+   */
+  rejectLines?: RegExp;
 }
 
 type Status = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
@@ -90,6 +95,16 @@ export interface BatchObject {
   cancelled_at: number | null;
   request_counts: { total: number; completed: number; failed: number };
   metadata: Record<string, string> | null;
+  /** Tokens of the answered items, summed (OpenAI reports it on batches created since September 2025). */
+  usage?: BatchUsage;
+}
+
+export interface BatchUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
 }
 
 interface BatchRecord {
@@ -453,10 +468,17 @@ export class BatchStore {
       } else customIds.add(parsed.custom_id);
     });
     if (!failure && offsets.length === 0) failure = { code: 'empty_file', message: 'The input file holds no requests.', param: null, line: null };
-    if (failure) {
+    const rejected: { code: string; message: string; param: string | null; line: number | null }[] = [];
+    const rule = this.options.rejectLines;
+    if (!failure && rule) {
+      forEachLine(input, (start, end, lineNumber) => {
+        if (rule.test(input.toString('utf8', start, end))) rejected.push({ code: 'invalid_request', message: 'This line does not match the endpoint it is for.', param: 'body', line: lineNumber });
+      });
+    }
+    if (failure || rejected.length > 0) {
       batch.status = 'failed';
       batch.failed_at = seconds(at);
-      batch.errors = { object: 'list', data: [failure] };
+      batch.errors = { object: 'list', data: failure ? [failure] : rejected };
       return;
     }
     record.lines = Int32Array.from(offsets);
@@ -484,6 +506,7 @@ export class BatchStore {
       if (answer.status >= 200 && answer.status < 300) {
         record.outputLines.push(output);
         record.batch.request_counts.completed++;
+        addUsage(record.batch, (answer.body as { usage?: ItemUsage } | undefined)?.usage);
       } else {
         record.errorLines.push(output);
         record.batch.request_counts.failed++;
@@ -540,6 +563,25 @@ export class BatchStore {
     else if (status === 'expired') batch.expired_at = seconds(at);
     else batch.cancelled_at = seconds(at);
   }
+}
+
+interface ItemUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+  completion_tokens_details?: { reasoning_tokens?: number };
+}
+
+/** Adds one answered item's usage (chat or embeddings) to the batch's. */
+function addUsage(batch: BatchObject, usage: ItemUsage | undefined): void {
+  if (!usage) return;
+  const total = (batch.usage ??= { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 });
+  total.input_tokens += usage.prompt_tokens ?? 0;
+  total.output_tokens += usage.completion_tokens ?? 0;
+  total.total_tokens += usage.total_tokens ?? (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0);
+  total.input_tokens_details.cached_tokens += usage.prompt_tokens_details?.cached_tokens ?? 0;
+  total.output_tokens_details.reasoning_tokens += usage.completion_tokens_details?.reasoning_tokens ?? 0;
 }
 
 function seconds(ms: number): number {

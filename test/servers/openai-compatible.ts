@@ -133,6 +133,8 @@ export interface OpenAIServerOptions {
     failItems?: RegExp | ((item: BatchItem) => boolean | { status: number; message?: string });
     /** @default 50,000 (OpenAI's limit) */
     maxLines?: number;
+    /** Lines that fail validation: the batch ends `failed`, `errors.data` naming each line. */
+    rejectLines?: RegExp;
   };
 }
 
@@ -238,6 +240,10 @@ export interface OpenAIServer {
 
 export interface ChatAnswerOptions {
   reply?: string;
+  /** The model declines with this text (`message.refusal`, content null). */
+  refusal?: string;
+  /** Fields merged into `usage`. */
+  usage?: Record<string, unknown>;
   cachedTokens?: number;
   maxReplyWords?: number;
   idPrefix?: string;
@@ -245,6 +251,8 @@ export interface ChatAnswerOptions {
 
 export interface ChatAnswer extends ItemAnswer {
   reply: string;
+  /** The reply is a refusal (`message.refusal`). */
+  refused?: boolean;
   finishReason: 'stop' | 'length';
   usage?: ChatUsage;
 }
@@ -286,7 +294,8 @@ export function answerChat(body: Record<string, unknown>, options: ChatAnswerOpt
   const invalid = validateChat(body);
   if (invalid) return { ...invalid, reply: '', finishReason: 'stop' };
   const messages = body.messages as ChatMessageBody[];
-  let reply = options.reply ?? replyFor(messages, options.maxReplyWords ?? defaultMaxReplyWords);
+  const refused = options.refusal !== undefined;
+  let reply = options.refusal ?? options.reply ?? replyFor(messages, options.maxReplyWords ?? defaultMaxReplyWords);
   let finishReason: 'stop' | 'length' = 'stop';
   const limit = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
   if (typeof limit === 'number' && limit >= 0 && countTokens(reply) > limit) {
@@ -295,17 +304,22 @@ export function answerChat(body: Record<string, unknown>, options: ChatAnswerOpt
   }
   const promptTokens = countTokens(serializePrompt(messages));
   const completionTokens = countTokens(reply);
-  const usage: ChatUsage = {
-    prompt_tokens: promptTokens,
-    completion_tokens: completionTokens,
-    total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: options.cachedTokens ?? 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
-  };
+  const usage: ChatUsage = Object.assign(
+    {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      prompt_tokens_details: { cached_tokens: options.cachedTokens ?? 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    },
+    options.usage,
+  );
+
   const id = `${options.idPrefix ?? 'chatcmpl-'}${(++completionSequence).toString(36).padStart(8, '0')}`;
   return {
     status: 200,
     reply,
+    refused,
     finishReason,
     usage,
     body: {
@@ -313,9 +327,10 @@ export function answerChat(body: Record<string, unknown>, options: ChatAnswerOpt
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: body.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: reply, refusal: null, annotations: [] }, logprobs: null, finish_reason: finishReason }],
+      choices: [{ index: 0, message: { role: 'assistant', content: refused ? null : reply, refusal: refused ? reply : null, annotations: [] }, logprobs: null, finish_reason: finishReason }],
       usage,
-      service_tier: 'default',
+      // OpenAI answers the tier that served the call: the one asked for, else 'default'.
+      service_tier: typeof body.service_tier === 'string' && body.service_tier !== 'auto' ? body.service_tier : 'default',
       system_fingerprint: 'fp_inferlane_test',
     },
   };
@@ -484,6 +499,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     processItem: batchProcessor,
     timeline: options.batches?.timeline,
     failItems: options.batches?.failItems,
+    rejectLines: options.batches?.rejectLines,
     maxLines: options.batches?.maxLines,
   });
   let batches = new BatchStore(files, batchOptions());
@@ -605,6 +621,8 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     const replyHeader = req.headers['x-test-reply'];
     const answer = answerChat(body, {
       reply: typeof replyHeader === 'string' ? decodeHeader(replyHeader) : step?.reply,
+      refusal: step?.refusal,
+      usage: step?.usage,
       cachedTokens,
       maxReplyWords: options.maxReplyWords,
     });
@@ -616,17 +634,18 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     const deltas = splitIntoDeltas(answer.reply, options.wordsPerDelta);
     const interChunkMs = step?.stream?.interChunkMs ?? timing.interChunkMs ?? 0;
 
-    if (body.stream !== true) {
+    if (body.stream !== true || step?.ignoreStream) {
       if (!(await wait(res, firstTokenMs + interChunkMs * deltas.length))) return;
       return sendJson(exchange, 200, step?.body ?? answer.body);
     }
 
     if (!(await wait(res, firstTokenMs))) return;
-    const completion = answer.body as { id: string; created: number; model: string };
-    const base = { id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, system_fingerprint: 'fp_inferlane_test' };
+    const completion = answer.body as { id: string; created: number; model: string; service_tier: string };
+    const base = { id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, service_tier: completion.service_tier, system_fingerprint: 'fp_inferlane_test' };
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const chunks: unknown[] = [{ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }] }];
-    for (const delta of deltas) chunks.push({ ...base, choices: [{ index: 0, delta: { content: delta }, logprobs: null, finish_reason: null }] });
+    // A refusal streams as `delta.refusal` (content stays null), as OpenAI's does.
+    for (const delta of deltas) chunks.push({ ...base, choices: [{ index: 0, delta: answer.refused ? { content: null, refusal: delta } : { content: delta }, logprobs: null, finish_reason: null }] });
     chunks.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: answer.finishReason }] });
     if (includeUsage) chunks.push({ ...base, choices: [], usage: answer.usage });
     await sendEventStream(exchange, chunks, { interChunkMs });
@@ -961,6 +980,10 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     if (step?.hang) {
       record.fault = 'hang';
       return;
+    }
+    if (step?.rawBody !== undefined) {
+      record.fault = 'status';
+      return sendBytes(exchange, step.status ?? 200, step.rawBody, step.contentType ?? 'text/plain');
     }
     if (step?.status !== undefined && step.status >= 400) {
       record.fault = 'status';

@@ -103,6 +103,19 @@ export interface ScriptStep {
   reply?: string;
   /** Replace the whole JSON response body (non-stream answers). */
   body?: unknown;
+  /**
+   * Answer with this text as the body instead (with `status`, else 200) and `contentType`: error
+   * bodies not in OpenAI's shape, an HTML page where JSON or an event stream was due.
+   */
+  rawBody?: string;
+  /** The content type of `rawBody`. @default 'text/plain' */
+  contentType?: string;
+  /** Chat: answer a `stream: true` request with the plain JSON completion, as servers that ignore the flag do. */
+  ignoreStream?: boolean;
+  /** Chat: the model declines: `message.refusal` holds this (content null); streamed as `delta.refusal`. */
+  refusal?: string;
+  /** Chat: fields merged into the answer's `usage` (e.g. `prompt_tokens_details` with `cache_write_tokens`). */
+  usage?: Record<string, unknown>;
   /** Stream faults (chat completions with `stream: true`). */
   stream?: StreamFaults;
   /** How many requests this step serves before the next step in the queue. @default 1 */

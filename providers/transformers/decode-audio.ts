@@ -8,9 +8,9 @@
  * No resampling: audio at another rate is refused with an `InvalidRequestError` that says so.
  * Layout follows http://soundfile.sapp.org/doc/WaveFormat/ and Microsoft's WAVEFORMATEXTENSIBLE.
  *
- * Imports: src/errors.ts only.
+ * Imports: the provider kit only.
  */
-import { InvalidRequestError } from '../../src/errors.js';
+import { InvalidRequestError } from '../../src/provider.js';
 
 export interface DecodedAudio {
   samples: Float32Array;
