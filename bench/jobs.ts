@@ -10,7 +10,8 @@
 import OpenAI, { toFile } from 'openai';
 import { pathToFileURL } from 'node:url';
 import { openai } from '../providers/openai/index.js';
-import { Jobs } from '../src/batching/jobs.js';
+import { Jobs } from '../src/batching/jobs/index.js';
+import { pollingClock } from '../test/helpers/virtual-clock.js';
 import { memoryStore } from '../src/stores/memory.js';
 import { spawnServer, type SpawnedServer } from '../test/servers/standalone.js';
 
@@ -56,7 +57,7 @@ async function viaJobs(server: SpawnedServer, count: number): Promise<{ uploaded
     emit: () => {},
     runOnline: () => Promise.reject(new Error('not used')),
     // Each poll moves the server's batches one stage instead of waiting on a clock.
-    sleep: () => server.advanceBatches(),
+    clock: pollingClock(() => server.advanceBatches()),
   });
   const items = Array.from({ length: count }, (_, index) => ({ id: `ticket-${index}`, prompt: prompt(index), maxOutputTokens: 64 }));
   const handle = await jobs.submit(items);

@@ -408,7 +408,7 @@ export class InferlaneClient extends EventEmitter<ClientEvents> {
       store: this.store,
       targets: [...this.targets],
       emit: (event, payload) => this.emit(event, payload),
-      now: () => this.clock.now(),
+      clock: this.clock,
       onlineConcurrency: this.jobsOptions?.onlineConcurrency,
       runOnline: (operation, item, targetId, signal) => this.runJobItemOnline(operation, item, targetId, signal),
     });

@@ -1,179 +1,24 @@
 /**
- * Public shapes of deferred jobs (DESIGN.md sections 7 and 14) and the record persisted for
- * each job. The record is what makes a job survive a restart: it is written before any
- * provider call and every later step is a compare-and-set on it.
- *
- * Imports: target.ts only.
+ * Transitional: the job types live in `./jobs/types.ts`. This file keeps the old import path of
+ * validate.ts and job-coalescer.ts working until they import `./jobs/index.js`; then it goes.
  */
-import type { BatchCounts, BatchItemResult, BatchOperation, BatchStatus, FinishReason, Message, Usage } from '../target.js';
-
-export type JobOperation = BatchOperation;
-
-/** One request of a job. `id` is the caller's; results come back under it. */
-export interface JobItem {
-  id: string;
-  /** Text: the conversation. */
-  messages?: Message[];
-  /** Text: shorthand for one user message. */
-  prompt?: string;
-  /** Text: prepended as a system message. */
-  system?: string;
-  maxOutputTokens?: number;
-  temperature?: number;
-  topP?: number;
-  stop?: string[];
-  seed?: number;
-  /** Per-provider options, keyed by provider name, passed through untouched (as on a call). */
-  providerOptions?: Record<string, Record<string, unknown>>;
-  /** Embedding: the text to embed. */
-  input?: string;
-  /** Embedding: the vector width, for models that can shorten it. */
-  dimensions?: number;
-}
-
-/** Normalised job status. `queued`: saved, nothing sent; `submitting`: some parts not yet accepted. */
-export type JobStatus = 'queued' | 'submitting' | BatchStatus;
-
-export const terminalStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>(['completed', 'failed', 'expired', 'cancelled']);
-
-export interface JobSubmitOptions {
-  /** Inferred from the items (`input` means embedding). */
-  operation?: JobOperation;
-  /** A target id; else the cheapest batch-capable target, else the cheapest online one. */
-  target?: string;
-  /** How long the provider may take, e.g. '24h', '30m', '7d'. @default '24h' */
-  completionWindow?: string;
-  /** Carried on the job and on each provider batch (at most 14 pairs: two are ours). */
-  metadata?: Record<string, string>;
-  /** Aborts before the record is written; after that the job exists and `cancel` stops it. */
-  signal?: AbortSignal;
-}
-
-export interface JobWaitOptions {
-  onProgress?: (progress: JobProgressEvent) => void;
-  signal?: AbortSignal;
-  /** First poll interval, ms; grows by 1.5x per poll up to `maxPollIntervalMs`, +-20% jitter. @default 30_000 */
-  pollIntervalMs?: number;
-  /** Longest poll interval, ms. @default 300_000 */
-  maxPollIntervalMs?: number;
-}
-
-export interface JobResultsOptions {
-  /**
-   * Where to start: a `cursor` from an earlier result, or 'start'. Omitted: the cursor saved in
-   * the store, so a reader that crashed continues where it stopped. @default saved cursor
-   */
-  cursor?: string;
-  signal?: AbortSignal;
-}
-
-export interface JobResult {
-  /** The caller's item id. */
-  id: string;
-  ok: boolean;
-  result?: { text?: string; finishReason?: FinishReason; embedding?: number[]; usage?: Usage };
-  error?: { code: string; message: string; status?: number };
-  /** USD for this item from the target's prices and the batch price multiplier. */
-  costUsd?: number;
-  /** Pass as `results(id, { cursor })` to continue after this item. */
-  cursor: string;
-}
-
-export interface JobProgressEvent {
-  job: string;
-  status: JobStatus;
-  counts: BatchCounts;
-  /** Remaining time estimated from the rate so far, ms. */
-  etaMs?: number;
-}
-
-/** Life of one part inside the record. */
-export type PartState = 'pending' | 'submitting' | 'submitted' | 'running' | 'done';
-
-export interface PartRecord {
-  index: number;
-  /** Item index range [start, end) in the job. */
-  start: number;
-  end: number;
-  /** Bytes of the part's items as uploaded. */
-  bytes: number;
-  state: PartState;
-  status: JobStatus;
-  rawStatus?: string;
-  /** Who claimed the part last, and until when the claim holds (ms since epoch). */
-  owner?: string;
-  leaseUntil?: number;
-  /** Claims so far; above 0 the provider may hold a batch, so reconcile before submitting. */
-  claims: number;
-  providerBatchId?: string;
-  inputFileId?: string;
-  outputFileId?: string;
-  errorFileId?: string;
-  counts: BatchCounts;
-  submittedAt?: number;
-  nextPollAt?: number;
-  pollAttempt?: number;
-  lastError?: string;
-}
-
-export interface JobRecord {
-  schema: 1;
-  id: string;
-  target: string;
-  /** 'batch': provider batch endpoint; 'online': the client's executor at low concurrency. */
-  mode: 'batch' | 'online';
-  operation: JobOperation;
-  endpoint: string;
-  model: string;
-  createdAt: number;
-  expiresAt: number;
-  completionWindow: string;
-  metadata: Record<string, string>;
-  status: JobStatus;
-  cancelRequested?: boolean;
-  itemCount: number;
-  bytes: number;
-  /** FNV-1a of the items as stored: tells a resubmission of identical input apart. */
-  inputHash: string;
-  /** Items per stored chunk (the `:items` list holds one JSON array per chunk). */
-  chunkSize: number;
-  parts: PartRecord[];
-  finishedAt?: number;
-}
-
-export interface JobPartInfo {
-  index: number;
-  items: number;
-  status: JobStatus;
-  rawStatus?: string;
-  providerBatchId?: string;
-  counts: BatchCounts;
-}
-
-export interface JobInfo {
-  id: string;
-  status: JobStatus;
-  target: string;
-  mode: 'batch' | 'online';
-  operation: JobOperation;
-  endpoint: string;
-  counts: BatchCounts;
-  parts: JobPartInfo[];
-  createdAt: number;
-  expiresAt: number;
-  finishedAt?: number;
-  metadata: Record<string, string>;
-  cancelRequested: boolean;
-  etaMs?: number;
-}
-
-export interface JobHandle {
-  readonly id: string;
-  get(): Promise<JobInfo>;
-  wait(options?: JobWaitOptions): Promise<JobInfo>;
-  results(options?: JobResultsOptions): AsyncIterable<JobResult>;
-  cancel(): Promise<JobInfo>;
-}
-
-/** What the client passes to run one item through its normal executor (online path). */
-export type RunOnline = (operation: JobOperation, item: JobItem, targetId: string, signal: AbortSignal) => Promise<BatchItemResult>;
+export {
+  terminalStatuses,
+  type JobHandle,
+  type JobInfo,
+  type JobItem,
+  type JobOperation,
+  type JobPartInfo,
+  type JobProgressEvent,
+  type JobRecord,
+  type JobResult,
+  type JobResultsOptions,
+  type JobSchedule,
+  type JobStatus,
+  type JobSubmitOptions,
+  type JobWaitOptions,
+  type JobWindow,
+  type PartRecord,
+  type PartState,
+  type RunOnline,
+} from './jobs/types.js';

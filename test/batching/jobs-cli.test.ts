@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDuration, main, progressLine } from '../../src/cli.js';
 import { openai } from '../../providers/openai/index.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
-import { Jobs } from '../../src/batching/jobs.js';
+import { Jobs } from '../../src/batching/jobs/index.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { Target } from '../../src/target.js';
 
