@@ -1,7 +1,7 @@
 /**
  * A `Clock` whose time moves only when a test lets it: timers fire in due order at their own
- * time. Manual: `advance(ms)` moves time and fires what falls due (awaiting the work each timer
- * starts, as far as it runs without I/O). Auto: whenever a timer is pending and the process has
+ * time. Manual: `advance(ms)` moves time and fires what falls due (timers due at the same time in
+ * the same turn), awaiting the work they start as far as it runs without I/O. Auto: whenever a timer is pending and the process has
  * nothing else to do in this turn (after `setImmediate`, or after `realDelayMs` of real time),
  * time jumps to the earliest timer and fires it, so a poll loop runs through hours at once.
  *
@@ -37,7 +37,10 @@ export class VirtualClock implements Clock {
   /** The delays of the timers that fired, in firing order. */
   readonly fired: number[] = [];
 
-  constructor(private readonly options: VirtualClockOptions = {}) {
+  private readonly options: VirtualClockOptions;
+
+  constructor(options: VirtualClockOptions = {}) {
+    this.options = { ...options };
     this.time = options.start ?? 1_700_000_000_000;
   }
 
@@ -67,10 +70,18 @@ export class VirtualClock implements Clock {
     for (;;) {
       const due = this.earliest();
       if (!due || due[1].at > until) break;
-      this.fire(due);
+      // Timers due at the same time fire in the same turn, as Node's do.
+      for (const entry of [...this.timers]) if (entry[1].at === due[1].at) this.fire(entry);
       await idle();
     }
     this.time = Math.max(this.time, until);
+  }
+
+  /** From now on, fire the earliest timer whenever the process is idle (after `realDelayMs` of real time). */
+  runFreely(realDelayMs?: number): void {
+    this.options.auto = true;
+    this.options.realDelayMs = realDelayMs;
+    if (this.timers.size > 0) this.scheduleJump();
   }
 
   /** Moves time forward by `ms` without firing anything (a process that slept through it). */
