@@ -67,6 +67,9 @@ export class VirtualClock implements Clock {
   /** Moves time forward by `ms`, firing each timer that falls due at its own time. */
   async advance(ms: number): Promise<void> {
     const until = this.time + ms;
+    // Always one turn of the event loop, even when nothing is due: work waiting on the thread pool
+    // (a digest, a file) must get to run, or a test looping on advance(0) would spin forever.
+    await idle();
     for (;;) {
       const due = this.earliest();
       if (!due || due[1].at > until) break;

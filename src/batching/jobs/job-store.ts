@@ -4,7 +4,8 @@
  * then may a provider hear of the job. Every later change is a compare-and-set on the record.
  *
  * Keys, under the prefix (default 'jobs:'): `<id>` the record, `<id>:items` the item chunks,
- * `<id>:cursor` the saved results cursor, `<id>:online:<part>` an online part's answers.
+ * `<id>:ids` the caller ids in the same chunks (a results reader needs only those), `<id>:cursor`
+ * the saved results cursor, `<id>:online:<part>` an online part's answers.
  *
  * Imports: errors.ts, stores/store.ts, ./input-hash, ./status, ./types.
  */
@@ -36,18 +37,26 @@ export class JobStore {
   async writeItems(id: string, items: readonly JobItem[], chunkSize: number): Promise<string> {
     const hash = new InputHash();
     const chunks: string[] = [];
+    const idChunks: string[] = [];
+    const flush = async () => {
+      await this.store.append(this.itemsKey(id), chunks.splice(0));
+      await this.store.append(this.idsKey(id), idChunks.splice(0));
+    };
     for (let start = 0; start < items.length; start += chunkSize) {
-      const chunk = JSON.stringify(items.slice(start, start + chunkSize));
+      const slice = items.slice(start, start + chunkSize);
+      const chunk = JSON.stringify(slice);
       hash.update(chunk);
       chunks.push(chunk);
-      if (chunks.length === chunksPerAppend) await this.store.append(this.itemsKey(id), chunks.splice(0));
+      idChunks.push(JSON.stringify(slice.map((item) => item.id)));
+      if (chunks.length === chunksPerAppend) await flush();
     }
-    if (chunks.length > 0) await this.store.append(this.itemsKey(id), chunks);
+    if (chunks.length > 0) await flush();
     return hash.digest();
   }
 
-  discardItems(id: string): Promise<void> {
-    return this.store.delete(this.itemsKey(id));
+  async discardItems(id: string): Promise<void> {
+    await this.store.delete(this.itemsKey(id));
+    await this.store.delete(this.idsKey(id));
   }
 
   /** The commit point: the record is created, or the id is taken (JobError). */
@@ -93,27 +102,34 @@ export class JobStore {
     return records;
   }
 
-  async loadItems(record: JobRecord, part: PartRecord): Promise<JobItem[]> {
-    const first = Math.floor(part.start / record.chunkSize);
-    const last = Math.floor((part.end - 1) / record.chunkSize);
-    const chunks = await this.store.range(this.itemsKey(record.id), first, last + 1);
-    if (chunks.length !== last - first + 1) throw new JobError(`job ${record.id}: stored items are missing (chunks ${first}..${last})`);
-    const items: JobItem[] = [];
-    for (const chunk of chunks) for (const item of JSON.parse(chunk) as JobItem[]) items.push(item);
-    const offset = part.start - first * record.chunkSize;
-    return items.slice(offset, offset + (part.end - part.start));
+  loadItems(record: JobRecord, part: PartRecord): Promise<JobItem[]> {
+    return this.loadChunks<JobItem>(this.itemsKey(record.id), record, part, 'items');
   }
 
+  /** The part's caller ids, in item order (a job saved before ids were kept apart: from its items). */
   async loadCallerIds(record: JobRecord, part: PartRecord): Promise<string[]> {
+    if (record.idChunks) return this.loadChunks<string>(this.idsKey(record.id), record, part, 'caller ids');
     return (await this.loadItems(record, part)).map((item) => item.id);
+  }
+
+  private async loadChunks<T>(key: string, record: JobRecord, part: PartRecord, what: string): Promise<T[]> {
+    const first = Math.floor(part.start / record.chunkSize);
+    const last = Math.floor((part.end - 1) / record.chunkSize);
+    const chunks = await this.store.range(key, first, last + 1);
+    if (chunks.length !== last - first + 1) throw new JobError(`job ${record.id}: stored ${what} are missing (chunks ${first}..${last})`);
+    const values: T[] = [];
+    for (const chunk of chunks) for (const value of JSON.parse(chunk) as T[]) values.push(value);
+    const offset = part.start - first * record.chunkSize;
+    return values.slice(offset, offset + (part.end - part.start));
   }
 
   async cursor(id: string): Promise<string | undefined> {
     return (await this.store.get(this.cursorKey(id)))?.value;
   }
 
-  async saveCursor(id: string, cursor: string): Promise<void> {
-    await this.store.set(this.cursorKey(id), cursor);
+  /** Once per result handed out: the store's own promise, no extra async frame. */
+  saveCursor(id: string, cursor: string): Promise<unknown> {
+    return this.store.set(this.cursorKey(id), cursor);
   }
 
   async appendAnswers(id: string, part: number, lines: string[]): Promise<void> {
@@ -130,6 +146,10 @@ export class JobStore {
 
   private itemsKey(id: string): string {
     return `${this.prefix}${id}:items`;
+  }
+
+  private idsKey(id: string): string {
+    return `${this.prefix}${id}:ids`;
   }
 
   private cursorKey(id: string): string {

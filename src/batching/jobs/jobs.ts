@@ -24,7 +24,7 @@ import { OnlineRunner } from './online-runner.js';
 import { type JobsOptions, type ResolvedJobsOptions, randomId, resolveJobsOptions } from './options.js';
 import { jsonBytes, packingLimits, packParts, toBatchItem } from './packing.js';
 import { neverAborted, PartSubmission } from './part-submission.js';
-import { readResults, type ReadResult } from './results.js';
+import { readResults } from './results.js';
 import { nextStart, parseWindow, resolveSchedule } from './schedule.js';
 import { applyBatch, jobInfo, markCancelled, progressKey, progressOf, scheduledStart } from './status.js';
 import { chooseTarget } from './target-choice.js';
@@ -143,6 +143,7 @@ export class Jobs {
       bytes,
       inputHash,
       chunkSize: this.options.chunkSize,
+      idChunks: true,
       parts,
     };
     if (schedule) record.schedule = schedule;
@@ -183,9 +184,9 @@ export class Jobs {
     try {
       await handle.wait(Object.assign({}, waitOptions, { signal }));
       const byId = new Map<string, BatchItemResult>();
-      for await (const { public: result, raw } of this.read(handle.id, { cursor: 'start', signal }, false)) {
-        byId.set(result.id, raw?.ok ? Object.assign({}, raw, { customId: result.id }) : { customId: result.id, ok: false, error: result.error! });
-      }
+      const keep = (result: JobResult, raw: BatchItemResult | undefined) =>
+        void byId.set(result.id, raw?.ok ? Object.assign({}, raw, { customId: result.id }) : { customId: result.id, ok: false, error: result.error! });
+      for await (const _ of this.read(handle.id, { cursor: 'start', signal }, false, keep));
       return byId;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -456,19 +457,15 @@ export class Jobs {
    * advances when the consumer asks for the next item, and on `break`.
    */
   results(id: string, options: JobResultsOptions = {}): AsyncIterable<JobResult> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        self.throwIfClosed();
-        for await (const entry of self.read(id, options, true)) yield entry.public;
-      },
-    };
+    return { [Symbol.asyncIterator]: () => this.read(id, options, true) };
   }
 
-  private read(id: string, options: JobResultsOptions, saveCursor: boolean): AsyncGenerator<ReadResult> {
+  private read(id: string, options: JobResultsOptions, saveCursor: boolean, onRaw?: (result: JobResult, raw: BatchItemResult | undefined) => void): AsyncGenerator<JobResult> {
     return readResults(
       {
         store: this.store,
+        // runMany reads inside its own tracked work, which close() waits for: it must be able to finish.
+        ensureOpen: onRaw ? () => {} : () => this.throwIfClosed(),
         target: (record) => this.targets.get(record.target),
         batchResults: (record, batch, signal) => this.batchTarget(record).batch!.results(batch, { signal }),
         onlineResults: (jobId, index) => this.online.answers(jobId, index),
@@ -476,6 +473,7 @@ export class Jobs {
       id,
       options,
       saveCursor,
+      onRaw,
     );
   }
 

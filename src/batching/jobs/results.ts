@@ -18,6 +18,8 @@ import { terminalStatuses, type JobOperation, type JobRecord, type JobResult, ty
 
 export interface ResultSources {
   store: JobStore;
+  /** Throws when reading is no longer allowed (the jobs closed); checked when the reading starts. */
+  ensureOpen(): void;
   /** The record's target, if this client has it (for prices). */
   target(record: JobRecord): Target | undefined;
   /** A batch part's results from the provider's files. */
@@ -26,18 +28,20 @@ export interface ResultSources {
   onlineResults(id: string, index: number): AsyncIterable<BatchItemResult>;
 }
 
-export interface ReadResult {
-  public: JobResult;
-  /** The provider's own result, when it answered. */
-  raw?: BatchItemResult;
-}
-
 /**
  * Reads the results from `options.cursor` (else the saved one). With `saveCursor`, the saved
  * cursor advances when the consumer asks for the next item, and on `break`; a reader that
- * brings its own cursor never moves the saved one.
+ * brings its own cursor never moves the saved one. `onRaw` sees the provider's own result of
+ * each item as it is handed out (undefined for an item it never answered).
  */
-export async function* readResults(sources: ResultSources, id: string, options: JobResultsOptions, saveCursor: boolean): AsyncGenerator<ReadResult> {
+export async function* readResults(
+  sources: ResultSources,
+  id: string,
+  options: JobResultsOptions,
+  saveCursor: boolean,
+  onRaw?: (result: JobResult, raw: BatchItemResult | undefined) => void,
+): AsyncGenerator<JobResult> {
+  sources.ensureOpen();
   const { store } = sources;
   const { record } = await store.load(id);
   if (!terminalStatuses.has(record.status)) {
@@ -65,7 +69,8 @@ export async function* readResults(sources: ResultSources, id: string, options: 
         const result = toJobResult(raw, callerIds[index - part.start], `${part.index}:${position}`, target, record.mode, record.operation);
         if (pending !== undefined && saveCursor) await store.saveCursor(id, pending);
         handedOut = result.cursor;
-        yield { public: result, raw };
+        onRaw?.(result, raw);
+        yield result;
         pending = result.cursor;
       }
       const reason = missingReason(part.status);
@@ -81,7 +86,8 @@ export async function* readResults(sources: ResultSources, id: string, options: 
         };
         if (pending !== undefined && saveCursor) await store.saveCursor(id, pending);
         handedOut = result.cursor;
-        yield { public: result };
+        onRaw?.(result, undefined);
+        yield result;
         pending = result.cursor;
       }
     }
@@ -114,14 +120,15 @@ function parseCursor(cursor: string): { part: number; offset: number } {
 }
 
 function toJobResult(raw: BatchItemResult, id: string, cursor: string, target: Target | undefined, mode: 'batch' | 'online', operation: JobOperation): JobResult {
-  if (!raw.ok) return { id, ok: false, error: { ...raw.error }, cursor };
+  if (!raw.ok) return { id, ok: false, error: Object.assign({}, raw.error), cursor };
   const usage = raw.usage ?? raw.text?.usage;
-  const result: JobResult['result'] = { usage };
-  if (raw.text) {
-    result.text = raw.text.text;
-    result.finishReason = raw.text.finishReason;
-  }
-  if (raw.embedding) result.embedding = raw.embedding;
+  // One literal per shape (once per item on a path of 50,000): no fields added after creation.
+  const result: JobResult['result'] = raw.text
+    ? { usage, text: raw.text.text, finishReason: raw.text.finishReason }
+    : raw.embedding
+      ? { usage, embedding: raw.embedding }
+      : { usage };
+  if (raw.text && raw.embedding) result.embedding = raw.embedding;
   return { id, ok: true, result, costUsd: itemCost(target, usage, mode, operation), cursor };
 }
 

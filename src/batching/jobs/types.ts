@@ -170,6 +170,8 @@ export interface JobRecord {
   inputHash: string;
   /** Items per stored chunk (the `:items` list holds one JSON array per chunk). */
   chunkSize: number;
+  /** The caller ids are stored apart too (`:ids`, the same chunks); absent on jobs saved before they were. */
+  idChunks?: true;
   parts: PartRecord[];
   finishedAt?: number;
 }
