@@ -10,8 +10,10 @@
  * `OPENAI_BASE_URL`) with the key in `OPENAI_API_KEY` (never a flag: argv shows in `ps`).
  *
  * Store: `--redis <url>` or `REDIS_URL`; `--prefix <keyPrefix>` (default 'inferlane:').
+ *
+ * Node-only (a bin): `node:fs` and `node:url` load lazily, for the is-main check alone.
  */
-import { Jobs, terminalStatuses, type JobInfo } from './batching/jobs.js';
+import { Jobs, terminalStatuses, type JobInfo } from './batching/jobs/index.js';
 import { redisStore } from './stores/redis.js';
 import type { KeyValueStore } from './stores/store.js';
 import type { Target } from './target.js';
@@ -21,7 +23,7 @@ export interface CliIo {
   err(line: string): void;
   /** Whether stdout is a terminal (progress bar) or not (plain lines). */
   isTty: boolean;
-  /** @default an unref'd setTimeout */
+  /** Between two reads of `watch`. @default a setTimeout (not unref'd: the watch awaits it) */
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -50,7 +52,8 @@ export function progressLine(info: JobInfo, width = 24): string {
   const fraction = info.counts.total === 0 ? 1 : done / info.counts.total;
   const filled = Math.round(fraction * width);
   const eta = info.etaMs === undefined ? '' : ` eta ${formatDuration(info.etaMs)}`;
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${info.counts.total} ok ${info.counts.completed} failed ${info.counts.failed} ${info.status}${eta}`;
+  const starts = info.startsAt === undefined ? '' : ` starts ${new Date(info.startsAt).toISOString()}`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${info.counts.total} ok ${info.counts.completed} failed ${info.counts.failed} ${info.status}${starts}${eta}`;
 }
 
 export function formatDuration(ms: number): string {
@@ -62,7 +65,8 @@ export function formatDuration(ms: number): string {
 }
 
 function plainLine(info: JobInfo): string {
-  return `${info.id} ${info.status} total=${info.counts.total} completed=${info.counts.completed} failed=${info.counts.failed}${info.etaMs === undefined ? '' : ` eta_ms=${info.etaMs}`}`;
+  const starts = info.startsAt === undefined ? '' : ` starts=${new Date(info.startsAt).toISOString()}`;
+  return `${info.id} ${info.status} total=${info.counts.total} completed=${info.counts.completed} failed=${info.counts.failed}${starts}${info.etaMs === undefined ? '' : ` eta_ms=${info.etaMs}`}`;
 }
 
 const defaultSleep = (ms: number) =>
@@ -157,13 +161,31 @@ function fail(io: CliIo, message: string): number {
   return 2;
 }
 
-const invokedDirectly = typeof process !== 'undefined' && process.argv[1] !== undefined && /cli\.(ts|js|mjs|cjs)$/.test(process.argv[1]);
-if (invokedDirectly) {
-  main(process.argv.slice(2), {
+/**
+ * Run as a program: `inferlane` from `node_modules/.bin` (a symlink to dist/cli.js), `node
+ * dist/cli.js`, or `tsx src/cli.ts`. The script Node was given is compared with this module's own
+ * file after resolving links on both sides: a name pattern misses the `.bin` symlink (called
+ * `inferlane`) and would run a user's own `cli.js` that merely imports this one.
+ */
+async function invokedDirectly(): Promise<boolean> {
+  const script = typeof process === 'undefined' ? undefined : process.argv?.[1];
+  if (!script) return false;
+  const [{ realpathSync }, { fileURLToPath }] = await Promise.all([import('node:fs'), import('node:url')]);
+  const self = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
+  try {
+    return realpathSync(script) === realpathSync(self);
+  } catch {
+    return false; // a script path that does not exist is not this file
+  }
+}
+
+void invokedDirectly().then((direct) => {
+  if (!direct) return;
+  return main(process.argv.slice(2), {
     out: (line) => (line.startsWith('\r') ? process.stdout.write(line) : process.stdout.write(`${line}\n`)),
     err: (line) => process.stderr.write(`${line}\n`),
     isTty: Boolean(process.stdout.isTTY),
   }).then((code) => {
     process.exitCode = code;
   });
-}
+});

@@ -107,7 +107,7 @@ export type { ConversationAffinity, ConversationMessage, ConversationRecord, Con
 export type { ConversationOptions, Summarizer } from './conversation/options.js';
 export type { FitMode } from './conversation/fit.js';
 export type { TokenizerOption } from './conversation/tokens.js';
-export type { Jobs } from './batching/jobs.js';
+export type { Jobs, JobsSettings } from './batching/jobs/index.js';
 export type {
   JobHandle,
   JobInfo,
@@ -120,7 +120,7 @@ export type {
   JobStatus,
   JobSubmitOptions,
   JobWaitOptions,
-} from './batching/jobs.js';
+} from './batching/jobs/index.js';
 
 export { memoryStore } from './stores/memory.js';
 export type { KeyValueStore, StoreEntry, SetOptions } from './stores/store.js';

@@ -302,6 +302,13 @@ export interface BatchCapability {
 
 export interface BatchContext {
   signal: AbortSignal;
+  /**
+   * `submit` only. An adapter calls it after everything that can be undone (the file upload) and
+   * right before the step that cannot (creating the provider batch); when it rejects, the adapter
+   * stops with that error and creates nothing. The jobs layer checks here that its claim on the
+   * part is still live: a worker paused past its lease must not create a second batch.
+   */
+  beforeCreate?(): Promise<void>;
 }
 
 /** Micro-batching settings a target may declare (DESIGN.md section 6). */

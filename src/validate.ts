@@ -16,9 +16,6 @@ import type { CommonOptions, EmbedRequest, GenerateRequest, ImageRequest, Speech
 import { describe, fraction, implementsMethods, isObject, nonNegativeNumber, optionalText, section, validateStore } from './validation/checks.js';
 import { validateProviderOptions, validateSampling, validateText } from './validation/text-call.js';
 
-/** The jobs facade takes its checks from here until it imports them from batching/job-validation.ts. */
-export { validateJobSubmit, validateJobWait } from './batching/job-validation.js';
-
 const operationMethods = ['doGenerate', 'doStream', 'doGenerateMany', 'doEmbed', 'doImage', 'doTranscribe', 'doSpeech', 'doVideo'] as const;
 const targetKinds = new Set(['device', 'realtime', 'cloud', 'batch']);
 const modalities = new Set(['text', 'embedding', 'image', 'transcription', 'speech', 'video']);

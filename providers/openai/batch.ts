@@ -112,8 +112,11 @@ export function batchApi(deps: BatchDependencies, limits: BatchLimits): BatchApi
       if (bytes.length > limits.maxBytes) {
         throw new InvalidRequestError('items', `the batch file would be ${bytes.length} bytes; the limit is ${limits.maxBytes}`);
       }
+      const file = await guard(ctx, async (client, signal) => client.files.create({ file: await toFile(bytes, 'batch.jsonl', { type: 'application/jsonl' }), purpose: 'batch' }, { signal }));
+      // The upload can be undone (an orphan file); creating the batch cannot. The caller checks
+      // here that it still may (the jobs: its claim on the part is still live); its error is its own.
+      await ctx.beforeCreate?.();
       const batch = await guard(ctx, async (client, signal) => {
-        const file = await client.files.create({ file: await toFile(bytes, 'batch.jsonl', { type: 'application/jsonl' }), purpose: 'batch' }, { signal });
         return client.batches.create(
           {
             input_file_id: file.id,

@@ -14,7 +14,7 @@
 import { AbortedError, closedClientError, InferlaneError, JobError } from '../errors.js';
 import type { Clock } from '../time/clock.js';
 import type { BatchItemResult } from '../target.js';
-import type { JobItem, JobOperation, JobWaitOptions } from './jobs-types.js';
+import type { JobItem, JobOperation, JobWaitOptions } from './jobs/types.js';
 
 type Answered = Extract<BatchItemResult, { ok: true }>;
 

@@ -8,7 +8,8 @@
 import { InvalidRequestError } from '../errors.js';
 import { describe, isObject, nonNegativeNumber, section } from '../validation/checks.js';
 import { validateProviderOptions, validateSampling, validateText } from '../validation/text-call.js';
-import type { JobItem, JobOperation, JobSubmitOptions, JobWaitOptions } from './jobs-types.js';
+import { validateJobsSettings as validateJobsOwnSettings } from './jobs/options.js';
+import type { JobItem, JobOperation, JobSubmitOptions, JobWaitOptions } from './jobs/types.js';
 
 /** `jobs.submit`: the items (one operation per job, inferred from the first item when not given) and the options. Returns the job's operation. */
 export function validateJobSubmit(items: unknown, options: JobSubmitOptions): JobOperation {
@@ -72,13 +73,14 @@ export function validateJobWait(options: JobWaitOptions): void {
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidRequestError('onProgress', 'must be a function');
 }
 
-/** The client's `jobs` settings (`field` names where they were given, `jobs` by default). */
+/**
+ * The client's `jobs` settings (`field` names where they were given, `jobs` by default): the
+ * jobs' own settings, checked by the jobs (unknown names refused), and the coalescing window.
+ */
 export function validateJobsSettings(value: unknown, field = 'jobs'): void {
   const jobs = section(value, field);
   if (!jobs) return;
-  nonNegativeNumber(jobs.pollIntervalMs, `${field}.pollIntervalMs`, { positive: true });
-  nonNegativeNumber(jobs.maxPollIntervalMs, `${field}.maxPollIntervalMs`, { positive: true });
-  nonNegativeNumber(jobs.onlineConcurrency, `${field}.onlineConcurrency`, { integer: true, positive: true });
+  validateJobsOwnSettings(jobs, { field, allow: ['coalesceMs', 'maxCoalescedItems'] });
   nonNegativeNumber(jobs.coalesceMs, `${field}.coalesceMs`);
   nonNegativeNumber(jobs.maxCoalescedItems, `${field}.maxCoalescedItems`, { integer: true, positive: true });
 }

@@ -8,7 +8,7 @@
  */
 import { JobCoalescer } from '../batching/job-coalescer.js';
 import { validateJobsSettings } from '../batching/job-validation.js';
-import { type JobItem, Jobs, toTextCall } from '../batching/jobs.js';
+import { type JobItem, Jobs, type JobsSettings, jobsSettingNames, toTextCall } from '../batching/jobs/index.js';
 import { viaBatchJob } from '../batching/via-batch-job.js';
 import { InferlaneError, redact } from '../errors.js';
 import type { BatchItemResult } from '../target.js';
@@ -29,8 +29,8 @@ export function batchJobs(options: BatchJobsOptions = {}): ClientFeature {
           store: host.store,
           targets: [...host.targets],
           emit: (event, payload) => host.emit(event, payload),
-          now: () => host.clock.now(),
-          onlineConcurrency: options.onlineConcurrency,
+          clock: host.clock,
+          ...jobsSettingsOf(options),
           runOnline: (operation, item, targetId, signal) => runJobItemOnline(host, operation, item, targetId, signal),
         });
       const jobsApi = (): Jobs => {
@@ -78,4 +78,11 @@ async function runJobItemOnline(host: FeatureHost, operation: 'text' | 'embeddin
     const e = InferlaneError.isInstance(error) ? error : undefined;
     return { customId: item.id, ok: false, error: { code: e?.code ?? 'PROVIDER_ERROR', message: redact(error instanceof Error ? error.message : String(error)), status: e?.status } };
   }
+}
+
+/** The jobs' own settings out of the client's `jobs` section (the coalescing fields stay here). */
+function jobsSettingsOf(options: BatchJobsOptions): JobsSettings {
+  const settings: Record<string, unknown> = {};
+  for (const name of jobsSettingNames) if (options[name] !== undefined) settings[name] = options[name];
+  return settings as JobsSettings;
 }

@@ -9,7 +9,7 @@
  * Imports: execute, router, stats, stores/memory, time, target and types, validate, ./*.
  */
 import EventEmitter from 'eventemitter3';
-import type { Jobs } from '../batching/jobs.js';
+import type { Jobs } from '../batching/jobs/index.js';
 import type { Conversation } from '../conversation/conversation.js';
 import type { ConversationOptions } from '../conversation/options.js';
 import type { ReplicaBalancer } from '../conversation/replicas.js';

@@ -7,7 +7,7 @@
  *
  * Imports: types only (batching/jobs, conversation, runtime, stats, stores, target, time, types).
  */
-import type { Jobs } from '../batching/jobs.js';
+import type { Jobs, JobsSettings } from '../batching/jobs/index.js';
 import type { Conversation } from '../conversation/conversation.js';
 import type { ConversationOptions } from '../conversation/options.js';
 import type { ReplicaBalancer } from '../conversation/replicas.js';
@@ -70,13 +70,12 @@ export interface ClientFeature {
 }
 
 /** The batch-jobs feature's settings (the full preset's `jobs` option). */
-export interface BatchJobsOptions {
-  /** First poll interval, ms; grows 1.5x per poll. @default 30,000 */
-  pollIntervalMs?: number;
-  /** Longest poll interval, ms. @default 300,000 */
-  maxPollIntervalMs?: number;
-  /** Items run at once on a target without a batch endpoint. @default 2 */
-  onlineConcurrency?: number;
+/**
+ * The client's `jobs` settings (`createClient({ jobs })`, `batchJobs(...)`): every jobs setting
+ * (`JobsSettings`: leases, owner id, polling, online concurrency, chunking; documented in
+ * docs/jobs.md) and the coalescing of `latency: 'batch'` calls.
+ */
+export interface BatchJobsOptions extends JobsSettings {
   /**
    * `latency: 'batch'` calls to the same batch endpoint within this window share one job (one
    * provider batch), ms. 0: calls made in the same tick. @default 100 (serverless: 0)

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { JobCoalescer } from '../../src/batching/job-coalescer.js';
-import { Jobs } from '../../src/batching/jobs.js';
+import { Jobs } from '../../src/batching/jobs/index.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 import { systemClock } from '../../src/time/clock.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { Target } from '../../src/target.js';
@@ -26,7 +27,8 @@ function setup(providerOptions: Partial<StoreBatchProviderOptions> = {}, options
     runOnline: async () => {
       throw new Error('not used');
     },
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, options.pollDelayMs ?? 0)),
+    // Each poll's sleep passes after pollDelayMs of real time (at once when 0).
+    clock: new VirtualClock({ start: Date.now(), auto: true, realDelayMs: options.pollDelayMs }),
   });
   const coalescer = new JobCoalescer(() => jobs, { windowMs: options.windowMs ?? 20, maxItems: options.maxItems ?? 1_000, wait: { pollIntervalMs: 1 }, clock: systemClock });
   return { jobs, coalescer, submitted, provider };

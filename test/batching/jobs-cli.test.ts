@@ -1,8 +1,16 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisStore } from '../../src/stores/redis.js';
+import { redisAvailable, startRedis, type RunningRedis } from '../helpers/redis.js';
 import { formatDuration, main, progressLine } from '../../src/cli.js';
 import { openai } from '../../providers/openai/index.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
-import { Jobs } from '../../src/batching/jobs.js';
+import { Jobs } from '../../src/batching/jobs/index.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { Target } from '../../src/target.js';
 
@@ -125,5 +133,50 @@ describe('inferlane jobs results for a provider batch job', () => {
       else process.env.OPENAI_API_KEY = saved.key;
       if (saved.url !== undefined) process.env.OPENAI_BASE_URL = saved.url;
     }
+  });
+});
+
+describe.runIf(redisAvailable())('inferlane jobs through the .bin symlink npm installs (npx inferlane)', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const bundleDirectory = `${root}node_modules/.cache/inferlane-test/cli-${process.pid}`;
+  let redis: RunningRedis;
+  let binDirectory: string;
+  beforeAll(async () => {
+    // The CLI as the package ships it (an ESM bundle with its shebang), behind a symlink named
+    // `inferlane` in a node_modules/.bin of another folder, as npm links a bin.
+    mkdirSync(bundleDirectory, { recursive: true });
+    await build({ entryPoints: [`${root}src/cli.ts`], bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['ioredis', 'openai'], outfile: `${bundleDirectory}/cli.js`, logLevel: 'warning' });
+    chmodSync(`${bundleDirectory}/cli.js`, 0o755);
+    binDirectory = join(mkdtempSync(join(tmpdir(), 'inferlane-app-')), 'node_modules', '.bin');
+    mkdirSync(binDirectory, { recursive: true });
+    symlinkSync(`${bundleDirectory}/cli.js`, join(binDirectory, 'inferlane'));
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    rmSync(bundleDirectory, { recursive: true, force: true });
+    if (binDirectory) rmSync(join(binDirectory, '..', '..'), { recursive: true, force: true });
+    await redis?.stop();
+  });
+
+  it('jobs list prints every job, a scheduled one with its start time, and exits 0', async () => {
+    const store = redisStore({ url: redis.url, keyPrefix: 'inferlane:' });
+    const target: Target = { id: 'cloud', kind: 'cloud', modalities: ['text'], doGenerate: async () => ({ text: 'x', finishReason: 'stop' }) };
+    const jobs = new Jobs({ store, targets: [target], emit: () => {}, runOnline: async (_operation, item) => ({ customId: item.id, ok: true, text: { text: 'done', finishReason: 'stop' } }) });
+    const done = await jobs.submit([{ id: 'a', prompt: 'now' }]);
+    await done.wait({ pollIntervalMs: 60_000 });
+    const later = Date.now() + 86_400_000;
+    const scheduled = await jobs.submit([{ id: 'b', prompt: 'tomorrow' }], { notBefore: later });
+    await jobs.close();
+    await store.close?.();
+
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(join(binDirectory, 'inferlane'), ['jobs', 'list'], { env: { ...process.env, REDIS_URL: redis.url } }, (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain(`${done.id} completed total=1 completed=1 failed=0`);
+    expect(lines[1]).toContain(`${scheduled.id} scheduled total=1 completed=0 failed=0 starts=${new Date(later).toISOString()}`);
   });
 });

@@ -4,7 +4,7 @@
  * second process resumes; the provider must have created each batch once and every item must
  * be read exactly once across both processes.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -21,6 +21,8 @@ const script = `${bundleDirectory}/jobs-worker-${process.pid}.mjs`;
 let redis: RunningRedis;
 let raw: Redis;
 let server: SpawnedServer;
+/** A server whose batches move on their own (wall clock), for workers that run with default options. */
+let timedServer: SpawnedServer;
 
 beforeAll(async () => {
   mkdirSync(bundleDirectory, { recursive: true });
@@ -34,13 +36,17 @@ beforeAll(async () => {
     outfile: script,
     logLevel: 'warning',
   });
-  [redis, server] = await Promise.all([startRedis(), spawnServer()]);
+  [redis, server, timedServer] = await Promise.all([
+    startRedis(),
+    spawnServer(),
+    spawnServer({ options: { batches: { timeline: { validatingMs: 100, inProgressMs: 400, finalizingMs: 100 } } } }),
+  ]);
   raw = new Redis(redis.url);
 });
 afterAll(async () => {
   rmSync(script, { force: true });
   raw?.disconnect();
-  await Promise.all([redis?.stop(), server?.close()]);
+  await Promise.all([redis?.stop(), server?.close(), timedServer?.close()]);
 });
 
 interface Run {
@@ -49,28 +55,29 @@ interface Run {
   signal: NodeJS.Signals | null;
 }
 
-/** Runs the worker; SIGKILLs it when it prints PAUSED. */
-function worker(env: Record<string, string>): Promise<Run> {
+/** Runs the worker; SIGKILLs it when it prints PAUSED. `onLine` sees every line (and may signal the child). */
+function worker(env: Record<string, string>, options: { onLine?: (line: string, child: ChildProcess) => void } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script], {
       cwd: root,
       env: { ...process.env, REDIS_URL: redis.url, SERVER_URL: server.url, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.onLine ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     const lines: string[] = [];
     let buffer = '';
     let errors = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       let newline: number;
       while ((newline = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
         lines.push(line);
+        options.onLine?.(line, child);
         if (line === 'PAUSED') child.kill('SIGKILL');
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       if (code !== 0 && code !== 137 && signal !== 'SIGKILL') reject(new Error(`worker exited ${code}: ${errors.slice(-2000)}`));
@@ -82,13 +89,13 @@ function worker(env: Record<string, string>): Promise<Run> {
 const results = (run: Run) => run.lines.filter((line) => line.startsWith('RESULT ')).map((line) => line.split(' ')[1]);
 
 /** Provider batches created for the jobs of this test: the server's recorded POST /v1/batches. */
-async function providerCreates(prefix: string): Promise<number> {
+async function providerCreates(prefix: string, on: SpawnedServer = server): Promise<number> {
   const ids = new Set<string>();
   for (const key of await raw.keys(`${prefix}app:v:jobs:*`)) {
     const id = key.slice(`${prefix}app:v:jobs:`.length);
     if (!id.includes(':')) ids.add(id);
   }
-  const requests = await server.requests();
+  const requests = await on.requests();
   return requests.filter(
     (request) => request.method === 'POST' && request.path === '/v1/batches' && ids.has((request.body as { metadata?: Record<string, string> }).metadata?.inferlane_job_id ?? ''),
   ).length;
@@ -153,4 +160,54 @@ describe('jobs survive a crash (redis, child processes)', () => {
     expectEachOnce(results(reader), 50);
     expect(await providerCreates(prefix)).toBe(1);
   });
+
+  it('(e) SIGKILLed during the file upload: a new process with default options finishes the job within 30 s, one batch, every item once', async () => {
+    const prefix = 'e:';
+    // The dying worker runs with defaults too: the 10 s lease its heartbeat renewed until the kill.
+    const first = await worker({ PREFIX: prefix, MODE: 'submit', ITEMS: '60', DEFAULTS: '1', CRASH_AT: 'during-upload', SERVER_URL: timedServer.url });
+    expect(first.signal).toBe('SIGKILL');
+    expect(await providerCreates(prefix, timedServer)).toBe(0);
+    // A restarted process: default options, a new random owner id, the system clock.
+    const second = await worker({ PREFIX: prefix, MODE: 'resume', DEFAULTS: '1', SERVER_URL: timedServer.url });
+    expect(second.lines.at(-1)).toBe('DONE');
+    const elapsed = Number(second.lines.find((line) => line.startsWith('ELAPSED '))!.split(' ')[1]);
+    expect(elapsed).toBeLessThan(30_000);
+    expect(await providerCreates(prefix, timedServer)).toBe(1);
+    expectEachOnce(results(second), 60);
+  }, 60_000);
+
+  it('(f) a worker stopped (SIGSTOP) after its upload, past its lease, creates no second batch when it resumes', async () => {
+    const prefix = 'f:';
+    // The provider fixture uploads, then calls beforeCreate, then creates: the worker stops in between.
+    let firstChild: ChildProcess | undefined;
+    let onStopped!: () => void;
+    const isStopped = new Promise<void>((resolve) => (onStopped = resolve));
+    const firstRun = worker(
+      { PREFIX: prefix, MODE: 'submit', ITEMS: '40', DEFAULTS: '1', LEASE_MS: '1500', CRASH_AT: 'after-upload', SERVER_URL: '' },
+      {
+        onLine: (line, child) => {
+          if (line !== 'STOPPED') return;
+          firstChild = child;
+          child.kill('SIGSTOP');
+          onStopped();
+        },
+      },
+    );
+    await isStopped;
+    // While it is stopped its heartbeat cannot run; its lease lapses and a new process takes over.
+    const second = await worker({ PREFIX: prefix, MODE: 'resume', DEFAULTS: '1', SERVER_URL: '' });
+    expect(second.lines.at(-1)).toBe('DONE');
+    expectEachOnce(results(second), 40);
+    const created = await raw.lrange(`${prefix}provider:l:created`, 0, -1);
+    expect(created).toHaveLength(1);
+    // The stopped worker wakes with its upload done and goes on to the create: its claim is gone.
+    firstChild!.stdin!.write('go\n');
+    firstChild!.kill('SIGCONT');
+    const first = await firstRun;
+    expect(first.lines).toContain('RESUMED');
+    expect(first.lines.at(-1)).toBe('DONE');
+    expect(await raw.lrange(`${prefix}provider:l:created`, 0, -1)).toHaveLength(1);
+    // Every item was read once, by the second worker; the first finds nothing left to read.
+    expect(results(first)).toHaveLength(0);
+  }, 60_000);
 });

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openai } from '../../providers/openai/index.js';
-import { Jobs, type JobItem } from '../../src/batching/jobs.js';
+import { Jobs, type JobItem } from '../../src/batching/jobs/index.js';
+import { pollingClock as pollClock } from '../helpers/virtual-clock.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { BatchItemResult, Target } from '../../src/target.js';
 import { startOpenAIServer, type OpenAIServer } from '../servers/openai-compatible.js';
@@ -33,13 +34,11 @@ function makeJobs(targets: Target[], runOnline?: ConstructorParameters<typeof Jo
       throw new Error('online path not expected');
     }),
     random: () => ((seed = (seed * 16807) % 2147483647) / 2147483647),
-    sleep: async () => {
+    clock: pollClock(() => {
       // A stuck job must fail the test, not spin.
       if (++polls > 200) throw new Error('the job did not finish within 200 polls');
-      // Online work wakes the waiter when it ends; a poll interval that never ends proves it.
-      if (online) return new Promise<void>(() => {});
       server.advanceBatches();
-    },
+    }, online),
   });
 }
 
@@ -169,7 +168,7 @@ describe('Jobs over the openai adapter and the local Batch API', () => {
   it('the jobs CLI prints a provider batch job\'s per-item results through the Batch API, and never the key', async () => {
     const store = memoryStore();
     const target = batchTarget();
-    const jobs = new Jobs({ store, targets: [target], emit: () => {}, runOnline: async () => Promise.reject(new Error('online path not expected')), sleep: async () => void server.advanceBatches() });
+    const jobs = new Jobs({ store, targets: [target], emit: () => {}, runOnline: async () => Promise.reject(new Error('online path not expected')), clock: pollClock(() => server.advanceBatches()) });
     const handle = await jobs.submit(items(12, (index) => (index === 5 ? `FAIL ${index}` : `question ${index}`)));
     await handle.wait({ pollIntervalMs: 1 });
     const out: string[] = [];

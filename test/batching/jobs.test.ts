@@ -1,12 +1,14 @@
 import { mulberry32 } from '../../src/random.js';
 import { describe, expect, it } from 'vitest';
-import { Jobs, type JobItem, type JobProgressEvent, type JobResult, type JobsOptions } from '../../src/batching/jobs.js';
+import { Jobs, type JobItem, type JobProgressEvent, type JobResult, type JobsOptions } from '../../src/batching/jobs/index.js';
 import { InferlaneError } from '../../src/errors.js';
 import { memoryStore } from '../../src/stores/memory.js';
 import type { KeyValueStore } from '../../src/stores/store.js';
 import type { BatchItemResult, Target } from '../../src/target.js';
 import { storeBatchProvider, type StoreBatchProviderOptions } from './fixtures/store-batch-provider.js';
 import { collect } from '../helpers/async.js';
+import { frozenView, trackingClock, VirtualClock } from '../helpers/virtual-clock.js';
+import { systemClock } from '../../src/time/clock.js';
 
 
 interface Setup {
@@ -14,13 +16,15 @@ interface Setup {
   store: KeyValueStore;
   provider: ReturnType<typeof storeBatchProvider>;
   events: JobProgressEvent[];
+  /** Delays of the poll sleeps (and any other timer) that fired. */
   sleeps: number[];
-  clock: { now: number };
+  clock: VirtualClock;
 }
 
 function setup(providerOptions: Partial<StoreBatchProviderOptions> = {}, extra: { targets?: Target[]; jobs?: Partial<JobsOptions>; store?: KeyValueStore } = {}): Setup {
-  const clock = { now: 1_700_000_000_000 };
-  const store = extra.store ?? memoryStore({ now: () => clock.now });
+  // Time jumps to the next timer whenever the process is idle: a poll's sleep passes at once.
+  const clock = new VirtualClock({ auto: true });
+  const store = extra.store ?? memoryStore({ now: () => clock.now() });
   const provider = storeBatchProvider({ store: memoryStore(), ...providerOptions });
   const batchTarget: Target = {
     id: 'fake:batch',
@@ -30,7 +34,7 @@ function setup(providerOptions: Partial<StoreBatchProviderOptions> = {}, extra: 
     batch: provider,
   };
   const events: JobProgressEvent[] = [];
-  const sleeps: number[] = [];
+  const sleeps = clock.fired;
   const jobs = new Jobs({
     store,
     targets: extra.targets ?? [batchTarget],
@@ -38,12 +42,8 @@ function setup(providerOptions: Partial<StoreBatchProviderOptions> = {}, extra: 
     runOnline: async () => {
       throw new Error('not used');
     },
-    now: () => clock.now,
+    clock,
     random: mulberry32(7),
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      clock.now += ms;
-    },
     ...extra.jobs,
   });
   return { jobs, store, provider, events, sleeps, clock };
@@ -289,14 +289,14 @@ describe('Jobs over a batch endpoint', () => {
     const key = `jobs:${handle.id}`;
     const entry = (await shared.store.get(key))!;
     const record = JSON.parse(entry.value);
-    Object.assign(record.parts[0], { state: 'submitting', status: 'submitting', providerBatchId: undefined, owner: 'dead', leaseUntil: shared.clock.now - 1, claims: 1 });
+    Object.assign(record.parts[0], { state: 'submitting', status: 'submitting', providerBatchId: undefined, owner: 'dead', leaseUntil: shared.clock.now() - 1, claims: 1 });
     record.status = 'submitting';
     await shared.store.set(key, JSON.stringify(record));
     const before = await shared.provider.created();
     const target: Target = { id: 'fake:batch', kind: 'batch', modalities: ['text'], batch: shared.provider };
     const workers = [1, 2].map(
       (seed) =>
-        new Jobs({ store: shared.store, targets: [target], emit: () => {}, runOnline: async () => ({ customId: '', ok: false, error: { code: 'x', message: 'x' } }), now: () => shared.clock.now, random: mulberry32(seed), sleep: async () => {} }),
+        new Jobs({ store: shared.store, targets: [target], emit: () => {}, runOnline: async () => ({ customId: '', ok: false, error: { code: 'x', message: 'x' } }), clock: shared.clock, random: mulberry32(seed) }),
     );
     await Promise.all(workers.map((worker) => worker.resume()));
     await Promise.all(workers.map((worker) => worker.wait(handle.id, { pollIntervalMs: 1 })));
@@ -312,7 +312,7 @@ describe('Jobs over a batch endpoint', () => {
     const record = JSON.parse((await shared.store.get(key))!.value);
     const created = await shared.provider.created();
     // Another worker holds a fresh claim on a second part it has not submitted yet.
-    record.parts.push({ ...record.parts[0], index: 1, state: 'submitting', status: 'submitting', providerBatchId: undefined, owner: 'other', leaseUntil: shared.clock.now + 60_000, claims: 1, counts: { total: 0, completed: 0, failed: 0 } });
+    record.parts.push({ ...record.parts[0], index: 1, state: 'submitting', status: 'submitting', providerBatchId: undefined, owner: 'other', leaseUntil: shared.clock.now() + 60_000, claims: 1, counts: { total: 0, completed: 0, failed: 0 } });
     record.parts[0].end = 5;
     record.parts[1].start = 5;
     record.parts[1].end = 5;
@@ -320,7 +320,7 @@ describe('Jobs over a batch endpoint', () => {
     await shared.jobs.resume();
     expect(await shared.provider.created()).toBe(created);
     expect((await handle.get()).parts[1].status).toBe('submitting');
-    shared.clock.now += 600_001;
+    shared.clock.skip(600_001);
     await shared.jobs.resume();
     expect(await shared.provider.created()).toBe(created + 1);
     expect((await handle.get()).parts[1].providerBatchId).toBeDefined();
@@ -341,7 +341,8 @@ describe('Jobs over a batch endpoint', () => {
   it('runMany cancels its job when its signal aborts', async () => {
     const controller = new AbortController();
     let polls = 0;
-    const { jobs, provider } = setup({ steps: 50 }, { jobs: { sleep: async () => void (++polls === 3 && controller.abort()) } });
+    const clock = new VirtualClock({ auto: true, onFire: () => void (++polls === 3 && controller.abort()) });
+    const { jobs, provider } = setup({ steps: 50 }, { jobs: { clock } });
     const running = jobs.runMany('fake:batch', 'text', [{ id: 'a', prompt: 'x' }], controller.signal, { pollIntervalMs: 5 });
     await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
     // The cancel is sent as the wait ends; the provider then reports the batch cancelling.
@@ -414,27 +415,14 @@ describe('Jobs online fallback (a target without a batch endpoint)', () => {
 
   it('wait() on an online job running here returns when it ends and leaves no poll timer behind', async () => {
     // Real timers: the sleep a finished runner cut short must end with the wait, not hold the
-    // process for the rest of its 10 s delay.
-    const pending = new Set<Promise<void>>();
-    const realSleep = (ms: number, signal?: AbortSignal) => {
-      const sleeping = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, ms);
-        signal?.addEventListener('abort', () => {
-          clearTimeout(timer);
-          reject(new Error('aborted'));
-        });
-      });
-      pending.add(sleeping);
-      const forget = () => void pending.delete(sleeping);
-      sleeping.then(forget, forget);
-      return sleeping;
-    };
+    // process for the rest of its 10 s delay (nor may a heartbeat of the online part outlive it).
+    const tracked = trackingClock(systemClock);
+    const pending = { get size() { return tracked.pending(); } };
     const target = onlineTarget([]);
     const { jobs } = setup({}, {
       targets: [target],
       jobs: {
-        now: Date.now,
-        sleep: realSleep,
+        clock: tracked.clock,
         runOnline: async (_operation, item): Promise<BatchItemResult> => {
           await new Promise((resolve) => setTimeout(resolve, 20));
           return { customId: item.id, ok: true, text: { text: `online:${item.prompt}`, finishReason: 'stop' } };
@@ -453,11 +441,11 @@ describe('Jobs online fallback (a target without a batch endpoint)', () => {
   it('a worker that dies mid-job leaves its answered items; the next one runs only the rest', async () => {
     const target = onlineTarget([]);
     const store = memoryStore();
-    const clock = { now: 1_700_000_000_000 };
+    const clock = new VirtualClock({ auto: true });
     const answer = async (item: JobItem): Promise<BatchItemResult> => ({ customId: item.id, ok: true, text: { text: `online:${item.prompt}`, finishReason: 'stop' } });
     // The first worker answers four items, then hangs for good (its process died).
     const firstRuns: string[] = [];
-    const first = setup({}, { targets: [target], store, jobs: { ownerId: 'first', leaseMs: 60_000, onlineConcurrency: 1, now: () => clock.now, runOnline: async (_operation, item) => {
+    const first = setup({}, { targets: [target], store, jobs: { ownerId: 'first', leaseMs: 60_000, onlineConcurrency: 1, clock: frozenView(clock), runOnline: async (_operation, item) => {
       firstRuns.push(item.id);
       if (firstRuns.length > 4) return new Promise<never>(() => {});
       return answer(item);
@@ -467,9 +455,9 @@ describe('Jobs online fallback (a target without a batch endpoint)', () => {
     await first.jobs.resume();
     while (firstRuns.length < 5) await new Promise((resolve) => setTimeout(resolve, 1));
     // Its lease runs out; a second worker resumes.
-    clock.now += 60_001;
+    clock.skip(60_001);
     const secondRuns: string[] = [];
-    const second = setup({}, { targets: [target], store, jobs: { ownerId: 'second', leaseMs: 60_000, now: () => clock.now, runOnline: async (_operation, item) => {
+    const second = setup({}, { targets: [target], store, jobs: { ownerId: 'second', leaseMs: 60_000, clock, runOnline: async (_operation, item) => {
       secondRuns.push(item.id);
       return answer(item);
     } } });

@@ -5,7 +5,7 @@
  *
  * Imports: target.ts only.
  */
-import type { BatchCounts, BatchItemResult, BatchOperation, BatchStatus, FinishReason, Message, Usage } from '../target.js';
+import type { BatchCounts, BatchItemResult, BatchOperation, BatchStatus, FinishReason, Message, Usage } from '../../target.js';
 
 export type JobOperation = BatchOperation;
 
@@ -31,30 +31,52 @@ export interface JobItem {
   dimensions?: number;
 }
 
-/** Normalised job status. `queued`: saved, nothing sent; `submitting`: some parts not yet accepted. */
-export type JobStatus = 'queued' | 'submitting' | BatchStatus;
+/**
+ * Normalised job status. `queued`: saved, nothing sent; `scheduled`: saved, waiting for its
+ * off-peak window or `notBefore` time (a job's status only, never a part's); `submitting`: some
+ * parts not yet accepted.
+ */
+export type JobStatus = 'queued' | 'scheduled' | 'submitting' | BatchStatus;
 
 export const terminalStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>(['completed', 'failed', 'expired', 'cancelled']);
+
+/**
+ * A daily off-peak window: the job is submitted only while the wall clock of `timeZone` is in
+ * [start, end). `end` before `start` spans midnight ('22:00' to '06:00').
+ */
+export interface JobWindow {
+  /** Wall-clock time the window opens, 'HH:MM' (24-hour). */
+  start: string;
+  /** Wall-clock time the window closes, 'HH:MM' (24-hour); not equal to `start`. */
+  end: string;
+  /** An IANA time zone, e.g. 'Europe/Berlin'. @default the submitting process's zone (saved with the job) */
+  timeZone?: string;
+}
 
 export interface JobSubmitOptions {
   /** Inferred from the items (`input` means embedding). */
   operation?: JobOperation;
   /** A target id; else the cheapest batch-capable target, else the cheapest online one. */
   target?: string;
-  /** How long the provider may take, e.g. '24h', '30m', '7d'. @default '24h' */
+  /** How long the provider may take, e.g. '24h', '30m', '7d', counted from the submission. @default '24h' */
   completionWindow?: string;
   /** Carried on the job and on each provider batch (at most 14 pairs: two are ours). */
   metadata?: Record<string, string>;
+  /** Submit only inside this daily window (off-peak hours); saved with the job, honoured by every worker. */
+  window?: JobWindow;
+  /** Submit no earlier than this time (ms since epoch, or a Date). With `window`: the first window from then. */
+  notBefore?: number | Date;
   /** Aborts before the record is written; after that the job exists and `cancel` stops it. */
   signal?: AbortSignal;
 }
 
 export interface JobWaitOptions {
+  /** Called with the job's progress when it changed since the last call (the first poll always). */
   onProgress?: (progress: JobProgressEvent) => void;
   signal?: AbortSignal;
-  /** First poll interval, ms; grows by 1.5x per poll up to `maxPollIntervalMs`, +-20% jitter. @default 30_000 */
+  /** First poll interval, ms; grows by 1.5x per poll up to `maxPollIntervalMs`, +-20% jitter. @default the Jobs' pollIntervalMs (2,000) */
   pollIntervalMs?: number;
-  /** Longest poll interval, ms. @default 300_000 */
+  /** Longest poll interval, ms. @default the Jobs' maxPollIntervalMs (300,000) */
   maxPollIntervalMs?: number;
 }
 
@@ -85,6 +107,8 @@ export interface JobProgressEvent {
   counts: BatchCounts;
   /** Remaining time estimated from the rate so far, ms. */
   etaMs?: number;
+  /** A scheduled job: when its window opens (ms since epoch). */
+  startsAt?: number;
 }
 
 /** Life of one part inside the record. */
@@ -100,7 +124,7 @@ export interface PartRecord {
   state: PartState;
   status: JobStatus;
   rawStatus?: string;
-  /** Who claimed the part last, and until when the claim holds (ms since epoch). */
+  /** Who claimed the part last, and until when the claim holds (ms since epoch); renewed while the owner works. */
   owner?: string;
   leaseUntil?: number;
   /** Claims so far; above 0 the provider may hold a batch, so reconcile before submitting. */
@@ -116,6 +140,12 @@ export interface PartRecord {
   lastError?: string;
 }
 
+/** When a job may be submitted, as saved (the time zone resolved at submit time). */
+export interface JobSchedule {
+  notBefore?: number;
+  window?: Required<JobWindow>;
+}
+
 export interface JobRecord {
   schema: 1;
   id: string;
@@ -126,17 +156,22 @@ export interface JobRecord {
   endpoint: string;
   model: string;
   createdAt: number;
+  /** When the wait ends at the latest: the completion window after the first submission (after the first possible start while scheduled). */
   expiresAt: number;
   completionWindow: string;
   metadata: Record<string, string>;
   status: JobStatus;
   cancelRequested?: boolean;
+  /** Absent: submitted at once. */
+  schedule?: JobSchedule;
   itemCount: number;
   bytes: number;
-  /** FNV-1a of the items as stored: tells a resubmission of identical input apart. */
+  /** A hash of the items as stored ('<algorithm>:<hex>'): tells a resubmission of identical input apart. */
   inputHash: string;
   /** Items per stored chunk (the `:items` list holds one JSON array per chunk). */
   chunkSize: number;
+  /** The caller ids are stored apart too (`:ids`, the same chunks); absent on jobs saved before they were. */
+  idChunks?: true;
   parts: PartRecord[];
   finishedAt?: number;
 }
@@ -162,6 +197,10 @@ export interface JobInfo {
   createdAt: number;
   expiresAt: number;
   finishedAt?: number;
+  /** A scheduled job: when it may be submitted next (its window's next opening, or `notBefore`), ms since epoch. */
+  startsAt?: number;
+  /** The saved schedule, when the job has one. */
+  schedule?: JobSchedule;
   metadata: Record<string, string>;
   cancelRequested: boolean;
   etaMs?: number;
